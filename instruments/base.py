@@ -1,0 +1,187 @@
+"""Pieces every reramlab driver shares: instrument errors that raise, command batching, timeouts.
+
+`DriverMixin` goes first in a driver's bases, before the pymeasure class it extends::
+
+    class Keithley2450(DriverMixin, pymeasure.instruments.keithley.Keithley2450): ...
+
+It changes three things about a pymeasure instrument:
+
+- `check_errors()` (and so `check_set_errors`/`check_get_errors`) reads the whole error queue and
+  raises `InstrumentError` with the instrument's name and every (code, message), instead of
+  logging them and carrying on;
+- `batch()` collects the commands that properties and methods write and sends them as one
+  message joined by ';' (SCPI program message units, or Lua statements for TSP). A query inside
+  the batch goes out with the commands before it, so "configure, then check the error queue"
+  costs one round trip. Property validators still run first: a rejected value raises before
+  anything of the batch is sent;
+- `timeout_at_least()` lengthens the VISA timeout for a query that waits for a long operation.
+
+Terminations default to LF, what the 2450, 81160A and 707B use on GPIB, USB and LAN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+#: error queue depth of the instruments we drive; a longer loop means the queue never drains
+MAX_ERRORS = 64
+
+
+class InstrumentError(RuntimeError):
+    """The instrument reported errors; `errors` holds its own (code, message) pairs."""
+
+    def __init__(
+        self, instrument: str, errors: Sequence[tuple[int, str]], detail: str = ""
+    ) -> None:
+        self.instrument = instrument
+        self.errors = list(errors)
+        listed = "; ".join(f"{code}, {message}" for code, message in self.errors)
+        super().__init__(f"{instrument}: {detail or 'instrument error'}: {listed or 'none queued'}")
+
+
+def error_entry(entry: Any) -> tuple[int, str]:
+    """Normalise one error-queue reply (pymeasure `next_error` list) to (code, message)."""
+    items = list(entry) if isinstance(entry, list | tuple) else [entry]
+    code = int(float(items[0]))
+    message = ",".join(str(x) for x in items[1:]).strip().strip('"')
+    return code, message
+
+
+class DriverMixin:
+    """Raising error checks, batched writes and timeouts for a pymeasure `Instrument`."""
+
+    #: SCPI: a chained command unit needs a leading ':' to start from the root of the tree
+    scpi_chaining: ClassVar[bool] = True
+    #: False for TSP: a Lua chunk stops at its first error, so a query must not ride on commands
+    chain_queries: ClassVar[bool] = True
+
+    _pending: list[str] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("read_termination", "\n")
+        kwargs.setdefault("write_termination", "\n")
+        super().__init__(*args, **kwargs)
+
+    # -- errors ------------------------------------------------------------------------------
+    def check_errors(self) -> list[tuple[int, str]]:
+        """Read the error queue until it is empty; raise `InstrumentError` if it held any.
+
+        :return: an empty list (kept for pymeasure's `check_errors` contract).
+        """
+        errors = []
+        for _ in range(MAX_ERRORS):
+            code, message = error_entry(self.next_error)
+            if code == 0:
+                break
+            errors.append((code, message))
+        else:
+            raise InstrumentError(self.name, errors, "error queue does not drain")
+        if errors:
+            raise InstrumentError(self.name, errors)
+        return []
+
+    def check_set_errors(self) -> list[tuple[int, str]]:
+        """Raise `InstrumentError` if setting a property put errors in the queue."""
+        return self.check_errors()
+
+    def check_get_errors(self) -> list[tuple[int, str]]:
+        """Raise `InstrumentError` if getting a property put errors in the queue."""
+        return self.check_errors()
+
+    # -- batching ----------------------------------------------------------------------------
+    @contextmanager
+    def batch(self, *, check_errors: bool = False) -> Iterator[None]:
+        """Send everything written inside the block as one message (nested blocks join the
+        outermost). With `check_errors`, read the error queue at the end (the first query
+        rides on the message for SCPI) and raise `InstrumentError` on any error. If the block
+        raises, nothing that is still pending is sent."""
+        outer = self._pending is None
+        if outer:
+            self._pending = []
+        try:
+            yield
+            if check_errors:
+                self.check_errors()
+            if outer:
+                self.flush()
+        except BaseException:
+            if outer and self._pending:
+                self._pending.clear()
+            raise
+        finally:
+            if outer:
+                self._pending = None
+
+    def flush(self) -> None:
+        """Send the pending batched commands now (no-op outside a batch)."""
+        if self._pending:
+            message = self.join_commands(self._pending)
+            self._pending.clear()
+            super().write(message)  # type: ignore[misc]
+
+    def join_commands(self, commands: Sequence[str]) -> str:
+        """Join commands into one message; SCPI units get a leading ':' so that each one starts
+        from the root (a bare 'OUTP ON' after ':SOUR:VOLT 0' would otherwise mean
+        ':SOUR:OUTP ON')."""
+        units = []
+        for command in commands:
+            text = command.strip().rstrip(";").strip()
+            if not text:
+                continue
+            if self.scpi_chaining and not text.startswith((":", "*")):
+                text = ":" + text
+            units.append(text)
+        return ";".join(units)
+
+    def write(self, command: str, **kwargs: Any) -> None:
+        """Write `command`, or queue it while a `batch()` is open."""
+        if self._pending is not None and not kwargs:
+            self._pending.append(command)
+            return
+        self.flush()
+        super().write(command, **kwargs)  # type: ignore[misc]
+
+    def ask(self, command: str, query_delay: float | None = None) -> str:
+        """Write a query and read the reply (pending batched commands go first)."""
+        if not self.chain_queries:
+            self.flush()
+        return super().ask(command, query_delay)  # type: ignore[misc]
+
+    def read(self, **kwargs: Any) -> str:
+        self.flush()
+        return super().read(**kwargs)  # type: ignore[misc]
+
+    def read_bytes(self, count: int, **kwargs: Any) -> bytes:
+        self.flush()
+        return super().read_bytes(count, **kwargs)  # type: ignore[misc]
+
+    def write_bytes(self, content: bytes, **kwargs: Any) -> None:
+        self.flush()
+        super().write_bytes(content, **kwargs)  # type: ignore[misc]
+
+    def write_binary_values(self, command: str, values: Sequence[float], *args, **kwargs) -> None:
+        self.flush()
+        super().write_binary_values(command, values, *args, **kwargs)  # type: ignore[misc]
+
+    def read_binary_values(self, **kwargs: Any) -> Any:
+        self.flush()
+        return super().read_binary_values(**kwargs)  # type: ignore[misc]
+
+    # -- timeouts ----------------------------------------------------------------------------
+    @contextmanager
+    def timeout_at_least(self, seconds: float) -> Iterator[None]:
+        """Lengthen the VISA timeout to at least `seconds` inside the block (for a query that
+        answers only when a long operation ends, e.g. after '*WAI')."""
+        connection = getattr(self.adapter, "connection", None)
+        old_ms = getattr(connection, "timeout", None)
+        if not isinstance(old_ms, int | float) or math.isinf(old_ms):
+            yield  # no VISA session (test adapter) or already infinite
+            return
+        connection.timeout = max(old_ms, seconds * 1000.0)
+        try:
+            yield
+        finally:
+            connection.timeout = old_ms

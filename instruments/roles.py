@@ -1,0 +1,106 @@
+"""Capability interfaces the bench layer programs against (typing.Protocol, structural).
+
+A driver satisfies a role by having these methods; nothing inherits from them. Roles speak in
+volts, amperes and seconds and never in cells: mapping cells to lines is the bench's job.
+Every method that changes an output respects the order of operations that keeps a chip safe:
+range and compliance first, level at 0, output on, then the level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class SourceMeter(Protocol):
+    """One SMU channel sourcing voltage and measuring current."""
+
+    def configure_voltage_source(
+        self,
+        *,
+        i_compliance_a: float,
+        v_limit_v: float,
+        nplc: float = 1.0,
+        i_range_a: float | None = None,
+    ) -> None:
+        """Voltage source at 0 V, current limit, instrument-side voltage protection >= v_limit_v,
+        measurement aperture in power-line cycles, current range (None = auto)."""
+
+    def set_voltage(self, v: float) -> None:
+        """Set the source level (the output state is unchanged)."""
+
+    def enable(self) -> None:
+        """Turn the output on (at the present level)."""
+
+    def measure_current(self) -> float:
+        """One current reading at the present level, in amperes."""
+
+    def sweep(self, levels_v: Sequence[float], *, delay_s: float = 0.0) -> np.ndarray:
+        """Source each level in turn and measure the current at each; instrument-side list
+        sweep with buffered read-back (a few transactions, not one per point). Returns A."""
+
+    def safe_state(self) -> None:
+        """Level 0 V, output off."""
+
+
+@runtime_checkable
+class PulseChannel(Protocol):
+    """One pulse-generator channel."""
+
+    def configure_pulse(
+        self,
+        *,
+        v_high: float,
+        width_s: float,
+        period_s: float,
+        rise_s: float,
+        fall_s: float,
+        delay_s: float = 0.0,
+        v_low: float = 0.0,
+    ) -> None:
+        """Pulse shape and levels for a high-impedance load (load declared before levels),
+        triggered (not free-running) mode."""
+
+    def enable(self) -> None: ...
+
+    def disable(self) -> None: ...
+
+
+@runtime_checkable
+class PulseGenerator(Protocol):
+    """A (multi-channel) pulse generator whose enabled channels fire together on a trigger."""
+
+    def channel(self, number: int) -> PulseChannel: ...
+
+    def set_voltage_limits(self, number: int, v_low: float, v_high: float) -> None:
+        """Instrument-side clamp of the channel's levels (where the instrument has one)."""
+
+    def fire(self, count: int) -> None:
+        """Emit `count` periods on every enabled channel with one bus trigger."""
+
+    def safe_state(self) -> None:
+        """All channels: levels 0 V, outputs off."""
+
+
+@runtime_checkable
+class SwitchMatrix(Protocol):
+    """A crosspoint matrix: rows are instrument inputs, columns go to the chip."""
+
+    def configure(self) -> None:
+        """Safe switching rules (break before make); called once before the first route."""
+
+    def close(self, crosspoints: Iterable[str]) -> None:
+        """Close the named crosspoints (instrument's own channel names, e.g. '1A01')."""
+
+    def open_all(self) -> None: ...
+
+    def closed(self) -> set[str]: ...
+
+    def crosspoint(self, row: str, column: int) -> str:
+        """Channel name of row letter `row` and 1-based global column `column`."""
+
+    def safe_state(self) -> None:
+        """Every crosspoint open."""

@@ -1,0 +1,87 @@
+"""Forming: gate-limited BL voltage ramp with a read after every step.
+
+Per cell: the gate is held at `vg` (in a 1T1R cell the access transistor, not the SMU, limits
+the forming current); the BL steps from `v_start` to `v_stop` in `v_step` with SL grounded, and
+after each step the cell is read at `v_read`. The ramp stops at the first step whose read
+conductance reaches `g_formed_s` (the SkyWater/Ielmini incremental-forming practice: no
+over-forming), and the BL returns to 0 V. Logged per cell: forming voltage (the applied 1T1R
+voltage of that step), the current during it, the conductance after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reramlab.bench import Bench
+from reramlab.errors import ParameterError
+from reramlab.log import Run
+
+from .base import Cell, Progress, ProtocolRun, param
+
+NAME = "forming"
+TITLE = "Forming: gate-limited BL ramp, read after each step, stop when formed"
+
+
+@dataclass(frozen=True)
+class Params:
+    v_start: float = param(1.5, "V", "first BL step (applied 1T1R voltage)", lo=0.0, hi=20.0)
+    v_stop: float = param(4.0, "V", "last BL step if the cell has not formed", lo=0.0, hi=20.0)
+    v_step: float = param(0.02, "V", "BL voltage increment", lo=1e-3, hi=1.0)
+    vg: float = param(1.2, "V", "gate voltage (sets the forming current)", lo=0.0, hi=10.0)
+    v_read: float = param(0.2, "V", "read voltage after each step", lo=0.01, hi=0.5)
+    g_formed_s: float = param(
+        20e-6, "S", "read conductance that counts as formed", lo=1e-7, hi=1e-2
+    )
+    i_compliance_a: float = param(
+        1e-3, "A", "SMU current limit (backup to the gate)", lo=1e-7, hi=0.1
+    )
+    nplc: float = param(0.1, "PLC", "measurement aperture in power-line cycles", lo=0.01, hi=10.0)
+
+    def __post_init__(self) -> None:
+        if self.v_stop <= self.v_start:
+            raise ParameterError(f"v_stop = {self.v_stop} V must exceed v_start = {self.v_start} V")
+
+    def steps(self) -> np.ndarray:
+        n = int(np.floor((self.v_stop - self.v_start) / self.v_step + 1e-9)) + 1
+        return np.round(self.v_start + self.v_step * np.arange(n), 9)
+
+
+def check(params: Params, bench: Bench) -> None:
+    """Refuse before the first command anything beyond the station limits."""
+    bench.check_level("BL", params.v_stop, "v_stop")
+    bench.check_level("WL", params.vg, "vg")
+    bench.check_compliance(params.i_compliance_a)
+
+
+def run(bench: Bench, cells: list[Cell], params: Params, log: Run) -> ProtocolRun:
+    done = (
+        {(int(r["row"]), int(r["col"])) for r in log.table("cells")}
+        if "cells" in log.group
+        else set()
+    )
+    todo = [c for c in cells if c not in done]
+    bench.prepare_dc(i_compliance_a=params.i_compliance_a, nplc=params.nplc)
+    steps = params.steps()
+    for k, cell in enumerate(todo):
+        v_form = i_form = g_form = np.nan
+        formed = False
+        for v in steps:
+            i_step = bench.dc(cell, float(v), params.vg)
+            log.op(cell, "form_step", t_s=bench.now_s(), v=float(v), vg=params.vg, i_a=i_step)
+            i_read, g = bench.read(cell, params.v_read, params.vg)
+            log.op(
+                cell, "read", t_s=bench.now_s(), v=params.v_read, vg=params.vg, i_a=i_read, g_s=g
+            )
+            if g >= params.g_formed_s:
+                formed, v_form, i_form, g_form = True, float(v), i_step, g
+                break
+        log.row("cells", row=cell[0], col=cell[1], formed=formed, v_form=v_form,
+                i_form=i_form, g_form=g_form)  # fmt: skip
+        log.flush()
+        yield Progress(
+            len(done) + k + 1,
+            len(cells),
+            f"cell {cell}: " + (f"formed at {v_form:.2f} V" if formed else "not formed"),
+        )

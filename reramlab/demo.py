@@ -1,0 +1,40 @@
+"""`reramlab demo`: the protocol suite on the simulated chip, one log, one summary.
+
+Later protocols join the list; each step runs through the same drivers and simulator as a lab
+run and lands in DIR/demo.h5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from reramlab.analysis import open_log, summarize
+
+#: (protocol, --set overrides) in the order a device engineer would run them on a fresh chip
+DEMO_STEPS: list[tuple[str, dict[str, str]]] = [
+    ("forming", {}),
+]
+
+
+def run_demo(
+    out_dir: Path, *, cells: str = "0:8,0:8", progress: Callable[..., object]
+) -> list[str]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir / "demo.h5"
+    if log_path.exists():
+        log_path.unlink()
+    from reramlab.runner import open_bench
+
+    _, connected, bench = open_bench("sim")
+    try:
+        for protocol, settings in DEMO_STEPS:
+            progress(protocol, out=log_path, cells=cells, settings=settings, bench=bench)
+    finally:
+        connected.close()
+    lines = [f"log: {log_path}"]
+    with open_log(log_path) as log:
+        for run in summarize(log)["runs"]:
+            metrics = ", ".join(f"{k}={v:.4g}" for k, v in run["metrics"].items())
+            lines.append(f"{run['id']} [{run['status']}] {metrics}")
+    return lines

@@ -1,0 +1,89 @@
+"""Turn a station into a simulated bench: a pyvisa-sim resource file with a ``reramsim:`` section.
+
+The same instruments, addresses and wiring as the station, each address bound to the simulated
+twin of its driver, and the chip built from the station's chip and ``sim`` keys. Only the VISA
+library changes between a bench and its simulation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pyvisa import rname
+
+from reramlab.errors import StationError
+
+from .schema import StationSpec
+
+#: driver class name -> simulated twin model (override per instrument with `sim:`)
+DEFAULT_TWINS = {
+    "Keithley2450": "keithley2450",
+    "Keysight81160A": "keysight81160a",
+    "Keithley707B": "keithley707b",
+    "KeysightB2902": "keysightb2902",
+    "Keithley2636B": "keithley2636b",
+    "Keysight33600A": "keysight33600a",
+    "Keysight33500B": "keysight33500b",
+}
+
+
+def twin_of(name: str, spec: StationSpec, cls: type) -> str:
+    inst = spec.instruments[name]
+    model = inst.sim or DEFAULT_TWINS.get(cls.__name__)
+    if model is None:
+        raise StationError(
+            f"instruments.{name}: no simulated twin for driver {inst.driver}; set 'sim:' to one "
+            f"of {sorted(set(DEFAULT_TWINS.values()))}"
+        )
+    return model
+
+
+def resource_dict(spec: StationSpec, classes: dict[str, type]) -> dict[str, Any]:
+    """The resource file's content for `spec` (see sim_backend/library.py for the format)."""
+    devices, resources, instruments = {}, {}, {}
+    for name, inst in spec.instruments.items():
+        parsed = rname.parse_resource_name(inst.address)
+        interface = f"{parsed.interface_type} {parsed.resource_class}"
+        devices[name] = {"eom": {interface: {"q": "\n", "r": "\n"}}, "dialogues": []}
+        resources[inst.address] = {"device": name}
+        instruments[inst.address] = {"model": twin_of(name, spec, classes[name]), "name": name}
+    w = spec.wiring
+    matrix_rows: dict[str, dict[str, str]] = {}
+    matrix_columns: dict[str, list[Any]] = {}
+    cabled: dict[str, list[str]] = {}
+    for kind, group in w.lines.items():
+        n = spec.chip.cols if kind == "BL" else spec.chip.rows
+        if group.switch:
+            matrix_rows[group.switch] = dict(w.matrix_rows)
+            for i in range(n):
+                matrix_columns[f"{kind}{i}"] = [group.switch, group.first_column + i]
+        else:
+            cabled.setdefault(group.terminal, []).append(f"{kind}0")
+    return {
+        "spec": "1.1",
+        "devices": devices,
+        "resources": resources,
+        "reramsim": {
+            "chip": {
+                "preset": spec.sim.preset,
+                "rows": spec.chip.rows,
+                "cols": spec.chip.cols,
+                "seed": spec.sim.seed,
+            },  # fmt: skip
+            "latency_s": spec.sim.latency_s,
+            "instruments": instruments,
+            "wiring": {
+                "matrix_rows": matrix_rows,
+                "matrix_columns": matrix_columns,
+                "cabled": cabled,
+            },
+        },
+    }
+
+
+def write_resource_file(spec: StationSpec, classes: dict[str, type], path: Path) -> None:
+    text = yaml.safe_dump(resource_dict(spec, classes), sort_keys=False)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)

@@ -1,0 +1,72 @@
+"""Shared fixtures: a simulated bench per test (isolated chip), stations, temporary logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pyvisa
+
+from reramlab.stations.loader import load_station
+
+RESOURCE_YAML = """\
+spec: "1.1"
+devices:
+  k2450: {eom: {GPIB INSTR: {q: "\\n", r: "\\n"}}, dialogues: []}
+  k81160: {eom: {GPIB INSTR: {q: "\\n", r: "\\n"}}, dialogues: []}
+  k707b: {eom: {GPIB INSTR: {q: "\\n", r: "\\n"}}, dialogues: []}
+resources:
+  GPIB0::24::INSTR: {device: k2450}
+  GPIB0::10::INSTR: {device: k81160}
+  GPIB0::16::INSTR: {device: k707b}
+reramsim:
+  chip: {preset: cmo-hfox-130nm, rows: 4, cols: 4, seed: 1}
+  instruments:
+    GPIB0::24::INSTR: {model: keithley2450, name: smu}
+    GPIB0::10::INSTR: {model: keysight81160a, name: pg}
+    GPIB0::16::INSTR: {model: keithley707b, name: sw}
+  wiring:
+    matrix_rows: {sw: {A: smu.1, C: pg.1, D: pg.2, H: gnd}}
+    matrix_columns: {BL0: [sw, 1], SL0: [sw, 13], WL0: [sw, 25]}
+"""
+
+
+@pytest.fixture
+def sim_rm(tmp_path: Path) -> pyvisa.ResourceManager:
+    """A fresh simulated bench (4x4 chip, 2450 + 81160A + 707B) reached through plain pyvisa."""
+    path = tmp_path / "bench.yaml"
+    path.write_text(RESOURCE_YAML)
+    rm = pyvisa.ResourceManager(f"{path}@reramsim")
+    yield rm
+    rm.close()
+
+
+@pytest.fixture
+def sim_station(tmp_path: Path):
+    """The shipped `sim` station with its simulated bench in tmp_path (a chip of its own)."""
+    station = load_station("sim")
+    return station, tmp_path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options of tests/hardware (registered here: pytest reads options only from initial
+    conftests, and tests/hardware/conftest.py is not one when pytest runs from the root)."""
+    group = parser.getgroup("reramlab hardware", "real instruments for tests/hardware")
+    models = {
+        "2450": "Keithley 2450 SourceMeter",
+        "81160a": "Keysight 81160A pulse generator",
+        "707b": "Keithley 707B switching matrix",
+    }
+    for model, what in models.items():
+        group.addoption(
+            f"--visa-address-{model}",
+            default=None,
+            metavar="RESOURCE",
+            help=f"VISA resource name of a {what} (its hardware tests are skipped without it)",
+        )
+    group.addoption(
+        "--visa-library",
+        default="",
+        metavar="LIBRARY",
+        help="VISA library for tests/hardware (e.g. @py, or bench.yaml@reramsim)",
+    )

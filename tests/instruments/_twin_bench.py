@@ -1,0 +1,82 @@
+"""A small simulated bench for the twin tests: the instruments under test plus a 707B matrix on a
+2x2 chip, written as a resource file into the test's tmp_path (a chip of its own per test).
+
+Matrix columns: BL0/BL1 on 1/2 (card 1), SL0/SL1 on 13/14 (card 2), WL0/WL1 on 25/26 (card 3),
+so cell (0, 0) is routed by closing ``1<row>01`` (BL), ``2<row>01`` (SL) and ``3<row>01`` (WL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyvisa
+import yaml
+from pyvisa import rname
+
+SWITCH = "GPIB0::16::INSTR"
+COLUMNS = {"BL0": ["sw", 1], "BL1": ["sw", 2], "SL0": ["sw", 13], "SL1": ["sw", 14],
+           "WL0": ["sw", 25], "WL1": ["sw", 26]}  # fmt: skip
+
+
+def write_bench(
+    directory: Path,
+    instruments: dict[str, tuple[str, str]],
+    matrix_rows: dict[str, str],
+    preset: str = "cmo-hfox-130nm",
+) -> str:
+    """Resource file for `instruments` (address -> (twin model, name)) and the matrix; returns
+    the pyvisa library spec."""
+    devices, resources, sim = {}, {}, {}
+    for address, (model, name) in {**instruments, SWITCH: ("keithley707b", "sw")}.items():
+        parsed = rname.parse_resource_name(address)
+        eom = {f"{parsed.interface_type} {parsed.resource_class}": {"q": "\n", "r": "\n"}}
+        devices[name] = {"eom": eom, "dialogues": []}
+        resources[address] = {"device": name}
+        sim[address] = {"model": model, "name": name}
+    content = {
+        "spec": "1.1",
+        "devices": devices,
+        "resources": resources,
+        "reramsim": {
+            "chip": {"preset": preset, "rows": 2, "cols": 2, "seed": 5},
+            "instruments": sim,
+            "wiring": {"matrix_rows": {"sw": matrix_rows}, "matrix_columns": COLUMNS},
+        },
+    }
+    path = directory / "bench.yaml"
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    return f"{path}@reramsim"
+
+
+def close(spec: str, channels: str) -> None:
+    """Close 707B crosspoints (plain pyvisa, TSP) and check that it took them."""
+    sw = pyvisa.ResourceManager(spec).open_resource(SWITCH, read_termination="\n",
+                                                     write_termination="\n")  # fmt: skip
+    sw.write(f'channel.close("{channels}")')
+    assert sw.query("print(errorqueue.count)") == "0"
+    sw.close()
+
+
+def simulator(spec: str):
+    """The simulated bench behind `spec` (clock, chip, instruments, test hooks)."""
+    return pyvisa.ResourceManager(spec).visalib
+
+
+def queues_empty(spec: str) -> bool:
+    return all(len(inst.errors) == 0 for inst in simulator(spec).instruments.values())
+
+
+@contextmanager
+def driven(driver: type, address: str, spec: str) -> Iterator[Any]:
+    """The driver opened on the simulated bench; on leaving, both the driver's and the twin's
+    error queues must be empty (what a test provoked, it must have read)."""
+    inst = driver(address, visa_library=spec)
+    try:
+        yield inst
+        assert inst.check_errors() == []
+        assert queues_empty(spec)
+    finally:
+        inst.adapter.close()
