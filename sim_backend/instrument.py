@@ -18,6 +18,7 @@ from .scpi import (
     ErrorQueue,
     ScpiError,
     compile_header,
+    rooted,
     scpi,
     split_top,
 )
@@ -98,6 +99,7 @@ class ScpiInstrument(SimInstrument):
 
     def _dispatch(self, header: str, args: list[str]) -> str | None:
         is_query = header.endswith("?")
+        header = rooted(header)
         for regex, query, attr in self._table:
             if query != is_query:
                 continue

@@ -85,7 +85,8 @@ def _mnemonic_regex(word: str) -> str:
 def compile_header(pattern: str) -> re.Pattern[str]:
     """Compile a manual-style header pattern into a case-insensitive regex.
 
-    Numeric suffixes become groups, in order. A leading ':' is optional on input, as in SCPI.
+    Numeric suffixes become groups, in order. Match it against `rooted(header)`: a leading ':'
+    is optional on input, as in SCPI.
     """
     query = pattern.endswith("?")
     pat = pattern[:-1] if query else pattern
@@ -109,10 +110,15 @@ def compile_header(pattern: str) -> re.Pattern[str]:
             out.append(_mnemonic_regex(m.group(0)))
             i += m.end()
     regex = "".join(out)
-    regex = regex[1:] if regex.startswith(":") else regex
-    if regex.startswith("(?::"):
-        regex = "(?:" + regex[4:]
-    return re.compile("^:?" + regex + (r"\?" if query else "") + "$", re.IGNORECASE)
+    # Headers are matched in rooted form (":SOUR:VOLT"); `rooted()` adds the ':' to input that
+    # lacks it, so a leading optional node ("[:SOURce]:PULSe") may be absent either way.
+    prefix = "^" if regex.startswith((":", "(?::")) else "^:?"
+    return re.compile(prefix + regex + (r"\?" if query else "") + "$", re.IGNORECASE)
+
+
+def rooted(header: str) -> str:
+    """':'-prefixed form of a program header (common commands '*XYZ' unchanged)."""
+    return header if header.startswith((":", "*")) else ":" + header
 
 
 def split_top(text: str, sep: str) -> list[str]:

@@ -7,6 +7,7 @@ from reramlab.sim_backend.scpi import (
     ScpiError,
     compile_header,
     parse_number,
+    rooted,
     split_top,
 )
 
@@ -22,16 +23,26 @@ from reramlab.sim_backend.scpi import (
     ],
 )
 def test_long_short_optional_nodes_and_case(text: str) -> None:
-    assert compile_header("[:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]").match(text)
+    assert compile_header("[:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]").match(rooted(text))
+
+
+@pytest.mark.parametrize("text", ["PULS:PER1", ":PULS:PER1", "SOUR:PULS:PER1", ":SOURCE:PULSE:PERIOD1"])
+def test_leading_optional_node_with_or_without_colon(text: str) -> None:
+    assert compile_header("[:SOURce]:PULSe:PERiod#").match(rooted(text))
+
+
+def test_common_commands_match_rooted_or_not() -> None:
+    assert compile_header("*IDN?").match(rooted("*IDN?"))
+    assert compile_header("*IDN?").match(":*IDN?")
 
 
 @pytest.mark.parametrize("text", [":SOURC:VOLT", ":SOUR:VOL", ":SOUR:VOLT?", ":SENS:VOLT"])
 def test_rejects_partial_mnemonics_queries_and_other_trees(text: str) -> None:
-    assert not compile_header("[:SOURce#]:VOLTage[:LEVel]").match(text)
+    assert not compile_header("[:SOURce#]:VOLTage[:LEVel]").match(rooted(text))
 
 
 def test_numeric_suffix_is_captured() -> None:
-    m = compile_header(":OUTPut#:LOAD").match(":OUTP2:LOAD")
+    m = compile_header(":OUTPut#:LOAD").match(rooted("OUTP2:LOAD"))
     assert m and m.group(1) == "2"
     m = compile_header(":OUTPut#:LOAD").match(":OUTPUT:LOAD")
     assert m and m.group(1) == ""
