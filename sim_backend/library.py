@@ -23,6 +23,7 @@ from .bench import SimBench
 from .clock import SimClock
 from .instrument import SimInstrument
 from .instruments import SIM_INSTRUMENTS
+from .presets import get_preset
 
 
 class SimDevice:
@@ -100,8 +101,12 @@ class ReramSimLibrary(SimVisaLibrary):
         config = load_sim_section(Path(str(self.library_path)))
         chip = config.get("chip", {})
         self.clock = SimClock()
+        try:
+            preset = get_preset(chip.get("preset", "cmo-hfox-130nm"), **chip.get("overrides", {}))
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"{self.library_path}: reramsim.chip: {e}") from None
         self.model = ArrayModel(
-            chip.get("preset", "cmo-hfox-130nm"),
+            preset,
             int(chip.get("rows", 64)),
             int(chip.get("cols", 64)),
             seed=int(chip.get("seed", 0)),

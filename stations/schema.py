@@ -122,6 +122,8 @@ class SimSpec(Strict):
     """How the simulator builds this bench (ignored on a real bench)."""
 
     preset: str = "cmo-hfox-130nm"
+    #: preset fields to override (e.g. a weaker amplitude nonlinearity for a contrast run)
+    preset_overrides: dict[str, float] = Field(default_factory=dict)
     seed: int = 0
     #: seconds per VISA transaction (0 = ideal bus; ~1e-3 for GPIB, see benchmarks/README.md)
     latency_s: float = Field(default=0.0, ge=0)

@@ -68,10 +68,11 @@ def resource_dict(spec: StationSpec, classes: dict[str, type]) -> dict[str, Any]
         "reramsim": {
             "chip": {
                 "preset": spec.sim.preset,
+                "overrides": dict(spec.sim.preset_overrides),
                 "rows": spec.chip.rows,
                 "cols": spec.chip.cols,
                 "seed": spec.sim.seed,
-            },  # fmt: skip
+            },
             "latency_s": spec.sim.latency_s,
             "instruments": instruments,
             "wiring": {
