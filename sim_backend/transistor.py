@@ -111,9 +111,14 @@ class CircuitTables:
         self.g_step = float(self.g_grid[1])
         self._size = size
         self._cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._stacked: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # recent whole requests
 
     def solutions(self, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(v_cell, i) tables of shape (n_bias, n_grid) for bias rows (v_bl, v_sl, v_wl)."""
+        stacked_key = bias.tobytes()
+        stacked = self._stacked.get(stacked_key)
+        if stacked is not None:
+            return stacked
         keys = [tuple(map(float, row)) for row in np.round(bias, 9)]
         todo = [k for k in dict.fromkeys(keys) if k not in self._cache]
         if todo:
@@ -129,15 +134,18 @@ class CircuitTables:
             out_i.append(i)
         while len(self._cache) > self._size:
             self._cache.popitem(last=False)
-        return np.stack(out_v), np.stack(out_i)
+        if len(self._stacked) >= 64:
+            self._stacked.clear()
+        self._stacked[stacked_key] = (np.stack(out_v), np.stack(out_i))
+        return self._stacked[stacked_key]
 
     def interp(self, tab: np.ndarray, combo: np.ndarray | None, g_s: np.ndarray) -> np.ndarray:
         """Linear interpolation of per-bias tables (n_bias, n_grid) at each cell's G (dtype of
         g_s: float32 for the pulse path, float64 for reads)."""
         n_grid = tab.shape[-1]
         g_s = np.asarray(g_s)
-        u = g_s * g_s.dtype.type(1.0 / self.g_step)
-        np.clip(u, 0.0, n_grid - 1.001, out=u)
+        u = g_s * g_s.dtype.type(1.0 / self.g_step)  # g_s >= 0 always
+        np.minimum(u, n_grid - 1.001, out=u)
         fl = np.floor(u)
         u -= fl
         i = fl.astype(np.int32)

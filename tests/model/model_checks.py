@@ -316,8 +316,10 @@ def weak_reset(preset="hfox-weak-reset", rows=16, cols=16, n_pulses=3000):
     ln_r = np.log(np.asarray(r))
     n = np.arange(n_pulses + 1)
     early = np.polyfit(n[:101], ln_r[:101], 1)[0]
-    late = np.polyfit(n[2000:], ln_r[2000:], 1)[0]
+    late, late_icpt = np.polyfit(n[2000:], ln_r[2000:], 1)
+    resid = ln_r[2000:] - (late * n[2000:, None] + late_icpt)
     return {
+        "ln_r_noise_std": float(np.median(np.std(resid, axis=0))),  # RTN + 1/f
         "ln_r_slope_early": float(np.mean(early)),
         "ln_r_slope_late": float(np.mean(late)),
         "r0_mean_ohm": float(np.mean(np.exp(ln_r[0]))),

@@ -69,3 +69,21 @@ def test_gate_voltage_sets_the_compliance():
         m.apply(np.full(16, 2.0), np.zeros(1), np.full(1, vg), 1e-3)
         out.append(np.median(m.g_s))
     assert out[0] < 0.9 * out[1]
+
+
+def test_reset_through_the_source_follower_needs_a_strong_gate():
+    """RESET by raising SL: the NMOS source is the internal node, so V_GS = V_WL - V_node and a
+    1.2 V gate caps the cell voltage near V_WL - V_th; a 3.3 V gate (or a negative BL) resets."""
+    dg = {}
+    for label, lines in {
+        "sl_vg1.2": (np.zeros(8), np.full(1, 1.5), np.full(1, 1.2)),
+        "sl_vg3.3": (np.zeros(8), np.full(1, 1.5), np.full(1, 3.3)),
+        "neg_bl_vg1.2": (np.full(8, -1.5), np.zeros(1), np.full(1, 1.2)),
+    }.items():
+        m = formed_model("cmo-hfox-130nm", 1, 8, g_s=60e-6)
+        i_bl, _ = m.currents(*lines)
+        m.apply(*lines, 10e-6, count=5)
+        dg[label] = (float(np.median(m.g_s)) - 60e-6, float(np.median(i_bl)))
+    assert -dg["sl_vg1.2"][1] < 0.45 * 60e-6 * 1.1  # |V_cell| < ~0.45 V
+    assert dg["sl_vg1.2"][0] > -0.1e-6
+    assert dg["sl_vg3.3"][0] < -10e-6 and dg["neg_bl_vg1.2"][0] < -10e-6

@@ -19,6 +19,10 @@ def test_ln_r_slopes(wr):
     assert wr["ln_r_slope_late"] == pytest.approx(3e-5, rel=0.4)
 
 
+def test_rtn_and_pink_noise_ride_on_top(wr):
+    assert 1e-3 < wr["ln_r_noise_std"] < 0.1
+
+
 def test_r0(wr):
     assert wr["r0_mean_ohm"] == pytest.approx(7000, abs=380)
 
