@@ -1,4 +1,4 @@
-"""`reramlab demo`: the protocol suite on the simulated chip, one log, one summary.
+"""`reramlab demo`: the protocol suite on the simulated chip -> DIR/demo.h5 and DIR/report/.
 
 Later protocols join the list; each step runs through the same drivers and simulator as a lab
 run and lands in DIR/demo.h5.
@@ -32,7 +32,10 @@ def run_demo(
             progress(protocol, out=log_path, cells=cells, settings=settings, bench=bench)
     finally:
         connected.close()
-    lines = [f"log: {log_path}"]
+    from reramlab.analysis import write_report
+
+    report = write_report([log_path], out_dir / "report")
+    lines = [f"log: {log_path}", f"report: {report}"]
     with open_log(log_path) as log:
         for run in summarize(log)["runs"]:
             metrics = ", ".join(f"{k}={v:.4g}" for k, v in run["metrics"].items())
