@@ -253,3 +253,6 @@ def forming_figures(
                     )
         out.append(("forming_ramps", fig))
     return out
+from . import figures_programming  # noqa: E402,F401
+from . import figures_switching  # noqa: E402,F401
+from . import figures_disturb  # noqa: E402,F401

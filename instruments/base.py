@@ -170,6 +170,33 @@ class DriverMixin:
         self.flush()
         return super().read_binary_values(**kwargs)  # type: ignore[misc]
 
+    # -- recovering the bus ------------------------------------------------------------------
+    def clear_io(self) -> list[tuple[int, str]]:
+        """Recover from a timeout or a garbled reply: drop unsent batched commands, send a VISA
+        device clear (empties the instrument's input and output buffers, so a late reply to an
+        abandoned query cannot be read as the answer to the next one), then read the error
+        queue empty (an interrupted query leaves -410/-420 there on SCPI instruments).
+
+        :return: the (code, message) pairs that were in the error queue; nothing is raised for
+            them (the caller decides), but bus errors (VisaIOError) propagate.
+        """
+        if self._pending:
+            self._pending.clear()
+        connection = getattr(self.adapter, "connection", None)
+        clear = getattr(connection, "clear", None)
+        if callable(clear):
+            clear()
+        errors: list[tuple[int, str]] = []
+        for _ in range(MAX_ERRORS):
+            try:
+                code, message = error_entry(self.next_error)
+            except (ValueError, TypeError, IndexError):
+                break  # an unreadable entry: the next check will report what remains
+            if code == 0:
+                break
+            errors.append((code, message))
+        return errors
+
     # -- timeouts ----------------------------------------------------------------------------
     @contextmanager
     def timeout_at_least(self, seconds: float) -> Iterator[None]:

@@ -132,6 +132,7 @@ class Keysight33600AChannel(Agilent33500Channel):
 
     # output off and the idle levels are the 81160A's (same property names, same logic)
     disable = Keysight81160AChannel.disable
+    HIGH_Z_LOAD = "INF"
     idle_levels = Keysight81160AChannel.idle_levels
 
 

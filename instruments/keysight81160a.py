@@ -167,8 +167,13 @@ class Keysight81160AChannel(_PymeasureKeysight81160AChannel):
         with self.parent.batch(check_errors=True):
             self.output = False
 
+    #: the value `output_load` takes for a high-impedance load
+    HIGH_Z_LOAD: object = math.inf
+
     def idle_levels(self) -> None:
-        """Low level 0 V and the smallest pulse amplitude above it, in the safe order."""
+        """High-impedance load declared, then low level 0 V and the smallest pulse amplitude
+        above it, in the safe order (levels set for a 50-ohm load would double on the cell)."""
+        self.output_load = self.HIGH_Z_LOAD
         _, present_high_v = self.period_and_high
         pair = _ordered_pair(("voltage_low", 0.0), ("voltage_high", SAFE_HIGH_V), present_high_v)
         for name, value in pair:

@@ -104,3 +104,29 @@ class SwitchMatrix(Protocol):
 
     def safe_state(self) -> None:
         """Every crosspoint open."""
+
+
+@runtime_checkable
+class ArrayPulser(Protocol):
+    """A pulse board with one driver per chip line (channels = lines), e.g. an ArC TWO-like
+    array board: every line can be driven at once, so a whole parallel update is one shot.
+
+    A fire runs `segments` back to back; a segment is a per-channel level vector and a bit
+    pattern per time slot: in slot s channel c sits at `levels_v[c]` (sign = polarity) if
+    `patterns[s, c]` is set and at 0 V otherwise, for one pulse of the configured shape."""
+
+    n_channels: int
+
+    def configure_timing(self, *, width_s: float, period_s: float, rise_s: float,
+                         fall_s: float) -> None:  # fmt: skip
+        """Pulse shape of every slot: flat top, slot period, edges."""
+
+    def set_voltage_limit(self, v_max: float) -> None:
+        """Instrument-side clamp: the board refuses any |level| above `v_max`."""
+
+    def fire_segments(self, segments: Sequence[tuple[Sequence[float], np.ndarray]]) -> None:
+        """Drive every channel (outputs on, 0 V between pulses), run each segment's slots in
+        turn, wait until the last slot ends, and float every channel again."""
+
+    def safe_state(self) -> None:
+        """All levels 0 V, every channel floating (outputs off)."""

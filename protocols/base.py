@@ -26,6 +26,13 @@ Cell = tuple[int, int]
 #: protocol name (as typed on the command line) -> module
 PROTOCOL_MODULES = {
     "forming": "reramlab.protocols.forming",
+    "cycling": "reramlab.protocols.cycling",
+    "endurance": "reramlab.protocols.endurance",
+    "pulse-train": "reramlab.protocols.pulse_train",
+    "program-verify": "reramlab.protocols.program_verify",
+    "read": "reramlab.protocols.read",
+    "retention": "reramlab.protocols.retention",
+    "disturb": "reramlab.protocols.disturb",
 }
 
 

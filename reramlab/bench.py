@@ -8,10 +8,16 @@ whether the instruments are real or simulated.
 
 Polarity convention (1T1R): positive cell voltage = SET direction, applied on the BL with the SL
 grounded; negative = RESET direction, applied as +|V| on the SL with the BL grounded.
+
+Bus faults: the measurement of a `read` (a query at a level already set) is retried after a
+timeout or a garbled reply, with the instrument's I/O cleared in between (`reramlab.retry`);
+nothing that changes a level or fires a pulse is retried. `safe()` clears every instrument's I/O
+first and retries each one's safe state. What was retried is noted in `io_notes`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reramlab.errors import SafetyLimitError
+from reramlab.retry import READ_POLICY, SAFE_POLICY, plausible_number
 from reramlab.stations.connect import ConnectedStation
 from reramlab.stations.schema import Limits
 
@@ -60,6 +67,9 @@ class Bench:
         self._dc_ready = False
         self._gate_v: float | None = None
         self._drive_v: float | None = None
+        #: what went wrong on the bus and was recovered (retried reads, stale errors at the end)
+        self.io_notes: list[str] = []
+        self._names = {id(inst): name for name, inst in station.instruments.items()}
 
     # -- time --------------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -119,20 +129,7 @@ class Bench:
             if term is not None:
                 sw = self.station.instruments[group.switch]
                 points.add(sw.crosspoint(self._row_of[term], group.first_column + idx))
-        changed = {
-            s: frozenset(p) for s, p in wanted.items() if self._closed.get(s) != frozenset(p)
-        }
-        if changed:
-            self._zero_sources()
-            for s, points in changed.items():
-                sw = self.station.instruments[s]
-                if s not in self._configured:
-                    sw.configure()
-                    self._configured.add(s)
-                sw.open_all()
-                if points:
-                    sw.close(sorted(points))
-                self._closed[s] = points
+        self._switch_to(wanted)
         self._route, self._cell = route, cell
 
     def _zero_sources(self) -> None:
@@ -195,15 +192,40 @@ class Bench:
         return i if v >= 0 else -i
 
     def read(self, cell: Cell, v_read: float, vg: float) -> tuple[float, float]:
-        """DC read at `v_read`: (current A, conductance S)."""
-        i = self.dc(cell, v_read, vg)
+        """DC read at `v_read`: (current A, conductance S). The measurement is retried if it
+        times out or returns garbage (the levels stay as they are; see `reramlab.retry`)."""
+        if not self._dc_ready:
+            raise RuntimeError("call prepare_dc() before DC operations")
+        self._dc_route(cell, v_read)
+        self._set_gate(vg)
+        self._set_drive(abs(v_read))
+        drive = self.drive
+        i = READ_POLICY.call(
+            drive.measure_current,
+            what=f"read of cell {cell} on {self.wiring.functions['drive']}",
+            clear=getattr(_driver_of(drive), "clear_io", None),
+            wait=self.wait,
+            check=plausible_number,
+            on_retry=self.io_notes.append,
+        )
+        i = i if v_read >= 0 else -i
         return i, i / v_read
 
     def sweep(
-        self, cell: Cell, levels_v: Sequence[float], vg: float, *, delay_s: float = 0.0
+        self,
+        cell: Cell,
+        levels_v: Sequence[float],
+        vg: float,
+        *,
+        delay_s: float = 0.0,
+        read_only: bool = False,
     ) -> np.ndarray:
         """Quasi-static sweep through signed cell voltages; instrument-side list sweeps, one per
-        run of equal polarity (the routing flips between SET and RESET halves). Returns A."""
+        run of equal polarity (the routing flips between SET and RESET halves). Returns A.
+
+        `read_only=True` declares the levels reads (they do not change the cell, e.g. a burst
+        of reads at `v_read`): a segment that times out or returns garbage is then swept
+        again (see `reramlab.retry`). Otherwise nothing is repeated."""
         levels = np.asarray(levels_v, dtype=float)
         out = np.empty_like(levels)
         sign = np.where(levels >= 0, 1, -1)
@@ -215,7 +237,18 @@ class Bench:
             seg = levels[start:stop]
             self._dc_route(cell, sign[start] * float(np.abs(seg).max()))
             self._set_gate(vg)
-            out[start:stop] = sign[start] * self.drive.sweep(np.abs(seg), delay_s=delay_s)
+            if read_only:
+                currents = READ_POLICY.call(
+                    functools.partial(self.drive.sweep, np.abs(seg), delay_s=delay_s),
+                    what=f"read sweep of cell {cell} on {self.wiring.functions['drive']}",
+                    clear=getattr(_driver_of(self.drive), "clear_io", None),
+                    wait=self.wait,
+                    check=lambda a: [plausible_number(x) for x in a],
+                    on_retry=self.io_notes.append,
+                )
+            else:
+                currents = self.drive.sweep(np.abs(seg), delay_s=delay_s)
+            out[start:stop] = sign[start] * currents
             self._drive_v = None  # the list sweep leaves the level at its last point
             self._set_drive(0.0)
             start = stop
@@ -305,7 +338,13 @@ class Bench:
 
     # -- safe state --------------------------------------------------------------------------
     def safe(self) -> list[str]:
-        """Every source to 0 V and off, every matrix open. Tries everything; returns problems."""
+        """Every source to 0 V and off, every matrix open. Tries everything; returns problems.
+
+        Each instrument's I/O is cleared first (a reply left by an interrupted query must not be
+        read as the answer to the safe state's own queries; errors still queued are noted in
+        `io_notes`), then its safe state is sent, retried if the bus fails (it is idempotent).
+        Sources go first, then the matrices: a source that cannot be reached is at least cut
+        off from the chip."""
         problems = []
         seen: set[int] = set()
         for obj in (self.drive, self.gate, *self.pulse_generators,
@@ -313,12 +352,245 @@ class Bench:
             if id(obj) in seen:
                 continue
             seen.add(id(obj))
+            driver = _driver_of(obj)
+            name = self._names.get(id(driver), type(obj).__name__)
+            clear = getattr(driver, "clear_io", None)
+            if clear is not None:
+                try:
+                    stale = clear()
+                except Exception as e:  # noqa: BLE001 - the safe state below still gets its tries
+                    self.io_notes.append(
+                        f"{name}: clearing the I/O before the safe state failed ({type(e).__name__}: {e})"
+                    )
+                else:
+                    if stale:
+                        self.io_notes.append(f"{name}: error queue held {stale} at the safe state")
             try:
-                obj.safe_state()
+                SAFE_POLICY.call(obj.safe_state, what=f"{name} safe state", clear=clear,
+                                 wait=self.wait, on_retry=self.io_notes.append)  # fmt: skip
             except Exception as e:  # noqa: BLE001 - keep going: every output must be made safe
-                problems.append(f"{type(obj).__name__}: {e}")
+                problems.append(f"{name}: {e}")
         self._closed.clear()
         self._route = None
         self._dc_ready = False
         self._gate_v = self._drive_v = None
         return problems
+
+    # =============================================================================================
+    # Parallel row/column updates (disturb protocol `parallel` and `map` modes)
+    #
+    # A stochastic update (Gokmen & Vlasov 2016) pulses every row and column of a block at once:
+    # in each time slot, the rows (SL) and columns (BL) that carry a bit are driven, and a cell
+    # sees the full cell voltage Vs only where a row bit and a column bit coincide, Vs/2 where
+    # only one of its lines carries a bit (half-selected), 0 V elsewhere. The gates (WL) of the
+    # block's rows are on, the other rows' gates are off (their cells cannot be disturbed).
+    # Two executions give every cell the same pulses:
+    #
+    # - `parallel_update`: a board with one channel per line (`ArrayPulser`, `board:` in the
+    #   wiring). Row lines carry -Vs/2 and column lines +Vs/2 in the same slot (the V/2 scheme:
+    #   BL - SL = Vs at a crossing); every other line is driven at 0 V. One message per update.
+    # - `parallel_update_multiplexed`: a two-channel pulse generator and switch matrices. Each
+    #   slot is split into single-channel sub-steps, each hitting a rectangle of cells with the
+    #   gates as row selectors: the column half-selects (other block rows x bit columns, Vs/2),
+    #   the row half-selects (bit rows x every other column, Vs/2) and the coincidences (bit rows
+    #   x bit columns, Vs). SET phases pulse the BLs of the rectangle (SLs grounded, other BLs
+    #   grounded); RESET phases pulse the SLs of its rows with its BLs grounded and the other BLs
+    #   floating (their cells' gates are off or their BL floats, so no current flows). The same
+    #   cells see the same pulses, in a different order within the update, and no two channels
+    #   need to fire together. Identical sub-steps of a phase are merged into one burst; every
+    #   other one costs a matrix reroute and a trigger (see the disturb protocol's report).
+    # =============================================================================================
+    @property
+    def array_pulser(self):
+        """The `ArrayPulser` board cabled to every line kind (None if the station has none).
+        Found once, and then also brought to its safe state by `safe()`."""
+        names = {g.board for g in self.wiring.lines.values()}
+        if len(names) != 1 or None in names:
+            return None
+        board = self.station.instruments[names.pop()]
+        if board not in self.pulse_generators:
+            self.pulse_generators.append(board)
+        return board
+
+    def check_parallel(self, rows: Sequence[int], cols: Sequence[int],
+                       phases: Sequence[UpdatePhase], *, width_s: float, vg: float) -> None:  # fmt: skip
+        """Refuse an update whose levels, width, block or slot count the station does not allow."""
+        for r in rows:
+            self.check_cell((r, 0))
+        for c in cols:
+            self.check_cell((0, c))
+        self.check_width(width_s)
+        self.check_level("WL", vg, "gate voltage vg")
+        for ph in phases:
+            line = "BL" if ph.v_cell >= 0 else "SL"
+            self.check_level(line, abs(ph.v_cell), f"{line} update amplitude")
+            if ph.row_bits.shape[1] != len(rows) or ph.col_bits.shape[1] != len(cols):
+                raise ValueError(f"phase bits {ph.row_bits.shape}/{ph.col_bits.shape} do not match "
+                                 f"the block ({len(rows)} rows x {len(cols)} columns)")  # fmt: skip
+            self.check_count(ph.slots, "slots per update phase")
+
+    def parallel_update(self, rows: Sequence[int], cols: Sequence[int],
+                        phases: Sequence[UpdatePhase], *, width_s: float, vg: float,
+                        rise_s: float = 5e-9, fall_s: float = 5e-9) -> None:  # fmt: skip
+        """One update of the block rows x cols on the array board: every phase's slots in one
+        fire (one message). Row lines carry -v_cell/2, column lines +v_cell/2."""
+        board = self.array_pulser
+        if board is None:
+            raise SafetyLimitError(
+                "station has no array board on every line kind (wiring.lines.*.board)"
+            )
+        self.check_parallel(rows, cols, phases, width_s=width_s, vg=vg)
+        lines = self.wiring.lines
+        channel = {kind: np.arange(n) + g.first_channel - 1 for kind, g, n in
+                   (("WL", lines["WL"], self.rows), ("SL", lines["SL"], self.rows),
+                    ("BL", lines["BL"], self.cols))}  # fmt: skip
+        if max(int(c.max()) for c in channel.values()) >= board.n_channels:
+            raise SafetyLimitError(
+                f"the chip needs more lines than the board's {board.n_channels} channels"
+            )
+        rows, cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
+        segments = []
+        for ph in phases:
+            levels = np.zeros(board.n_channels)
+            bits = np.zeros((ph.slots, board.n_channels), dtype=bool)
+            levels[channel["WL"][rows]], bits[:, channel["WL"][rows]] = vg, True
+            levels[channel["SL"][rows]], bits[:, channel["SL"][rows]] = -ph.v_cell / 2, ph.row_bits
+            levels[channel["BL"][cols]], bits[:, channel["BL"][cols]] = ph.v_cell / 2, ph.col_bits
+            segments.append((levels, bits))
+        period = self._update_period(width_s, rise_s, fall_s)
+        self._isolate_lines()
+        if getattr(self, "_board_setup", None) != (width_s, period, rise_s, fall_s):
+            board.set_voltage_limit(
+                max(self.limits.v_bl_max, self.limits.v_sl_max, self.limits.v_wl_max)
+            )
+            board.configure_timing(width_s=width_s, period_s=period, rise_s=rise_s, fall_s=fall_s)
+            self._board_setup = (width_s, period, rise_s, fall_s)
+        t0 = time.monotonic()
+        try:
+            board.fire_segments(segments)
+        finally:
+            self.station.await_instrument(sum(ph.slots for ph in phases) * period, since=t0)
+
+    def parallel_update_multiplexed(self, rows: Sequence[int], cols: Sequence[int],
+                                    phases: Sequence[UpdatePhase], *, width_s: float, vg: float,
+                                    rise_s: float = 5e-9, fall_s: float = 5e-9) -> None:  # fmt: skip
+        """The same update on a two-channel pulse generator and switch matrices, slot by slot
+        in gate-selected single-channel sub-steps (see the section comment). Needs prepare_dc()
+        first (the gate SMU holds the selected word lines)."""
+        self.check_parallel(rows, cols, phases, width_s=width_s, vg=vg)
+        self.check_multiplexed()
+        if not self._dc_ready:
+            raise RuntimeError("call prepare_dc() before a multiplexed update (the gate SMU)")
+        block_rows, every_col = frozenset(rows), frozenset(range(self.cols))
+        period = self._update_period(width_s, rise_s, fall_s)
+        for ph in phases:
+            half: dict[tuple[frozenset, frozenset], int] = {}
+            full: dict[tuple[frozenset, frozenset], int] = {}
+            for row_bits, col_bits in zip(ph.row_bits, ph.col_bits, strict=True):
+                hit_rows = frozenset(np.asarray(rows)[row_bits].tolist())
+                hit_cols = frozenset(np.asarray(cols)[col_bits].tolist())
+                for key, counts in (((block_rows - hit_rows, hit_cols), half),
+                                    ((hit_rows, every_col - hit_cols), half),
+                                    ((hit_rows, hit_cols), full)):  # fmt: skip
+                    if key[0] and key[1]:
+                        counts[key] = counts.get(key, 0) + 1
+            for amplitude, counts in ((ph.v_cell / 2, half), (ph.v_cell, full)):
+                if counts:
+                    self._substeps(amplitude, counts, vg, width_s, period, rise_s, fall_s)
+
+    def check_multiplexed(self) -> None:
+        """Refuse a station that cannot do a multiplexed update (what it needs is missing)."""
+        if self.pulse_bl is None or self.pulse_sl is None or GND not in self._row_of:
+            raise SafetyLimitError(
+                "a multiplexed update needs pulse_bl, pulse_sl and a grounded matrix row"
+            )
+        if any(g.switch is None for g in self.wiring.lines.values()):
+            raise SafetyLimitError("a multiplexed update needs every line kind on a switch matrix")
+
+    def _substeps(self, v_cell: float, counts: dict[tuple[frozenset, frozenset], int], vg: float,
+                  width_s: float, period: float, rise_s: float, fall_s: float) -> None:  # fmt: skip
+        """Bursts of `v_cell` on the rectangles (gate rows x hit columns) of `counts`."""
+        fns = self.wiring.functions
+        term = fns["pulse_bl" if v_cell >= 0 else "pulse_sl"]
+        channel = self.pulse_bl if v_cell >= 0 else self.pulse_sl
+        channel.configure_pulse(v_high=abs(v_cell), width_s=width_s, period_s=period,
+                                rise_s=rise_s, fall_s=fall_s)  # fmt: skip
+        channel.enable()
+        try:
+            for (gate_rows, hit_cols), count in counts.items():
+                assign = {
+                    f"WL{r}": fns["gate"] if r in gate_rows else GND for r in range(self.rows)
+                }
+                if v_cell >= 0:  # SET: BLs of the hit columns pulsed, everything else grounded
+                    assign |= {f"SL{r}": GND for r in range(self.rows)}
+                    assign |= {f"BL{c}": term if c in hit_cols else GND for c in range(self.cols)}
+                else:  # RESET: SLs of the gated rows pulsed, their hit BLs grounded, other BLs open
+                    assign |= {f"SL{r}": term if r in gate_rows else GND for r in range(self.rows)}
+                    assign |= {f"BL{c}": GND for c in hit_cols}
+                self._route_lines(assign)
+                self._set_gate(vg)
+                self._fire(self._generator_of(term), count, count * period)
+        finally:
+            channel.disable()
+
+    def _route_lines(self, assign: dict[str, str]) -> None:
+        """Connect chip lines ('BL3', 'SL0', 'WL2') to terminals through the matrices; every
+        line not named floats. Sources go to 0 V before any relay moves."""
+        wanted: dict[str, set[str]] = {g.switch: set() for g in self.wiring.lines.values()}
+        for line, term in assign.items():
+            group = self.wiring.lines[line[:2]]
+            sw = self.station.instruments[group.switch]
+            wanted[group.switch].add(
+                sw.crosspoint(self._row_of[term], group.first_column + int(line[2:]))
+            )
+        self._switch_to(wanted)
+
+    def _isolate_lines(self) -> None:
+        """Open every matrix (the SMUs and generators let go of the lines) before a board fire."""
+        self._switch_to({g.switch: set() for g in self.wiring.lines.values() if g.switch})
+
+    def _switch_to(self, wanted: dict[str, set[str]]) -> None:
+        """Make each matrix's closed crosspoints exactly `wanted` (break before make)."""
+        changed = {
+            s: frozenset(p) for s, p in wanted.items() if self._closed.get(s) != frozenset(p)
+        }
+        if not changed:
+            return
+        self._zero_sources()
+        for s, points in changed.items():
+            sw = self.station.instruments[s]
+            if s not in self._configured:
+                sw.configure()
+                self._configured.add(s)
+            sw.open_all()
+            if points:
+                sw.close(sorted(points))
+            self._closed[s] = points
+        self._route = self._cell = None
+
+    @staticmethod
+    def _update_period(width_s: float, rise_s: float, fall_s: float) -> float:
+        return max(4 * width_s, width_s + 2 * (rise_s + fall_s) + 20e-9)
+
+
+def _driver_of(obj: object) -> object:
+    """The instrument behind a role object (a driver, or the parent of a channel)."""
+    return obj if hasattr(obj, "clear_io") else getattr(obj, "parent", obj)
+
+
+# =================================================================================================
+# Parallel row/column updates: one polarity phase (see the Bench section above)
+# =================================================================================================
+@dataclass(frozen=True)
+class UpdatePhase:
+    """One polarity phase of a parallel update of a block: in slot s, a cell whose row carries a
+    bit (`row_bits[s, i]`) and whose column carries one (`col_bits[s, j]`) sees `v_cell` (sign
+    = polarity: > 0 SET); a cell on only one such line sees `v_cell`/2."""
+
+    v_cell: float
+    row_bits: np.ndarray  # (slots, block rows) bool
+    col_bits: np.ndarray  # (slots, block columns) bool
+
+    @property
+    def slots(self) -> int:
+        return len(self.row_bits)

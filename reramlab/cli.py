@@ -1,5 +1,7 @@
 """The ``reramlab`` command line (click). Bad input exits 2 with one clear message, no traceback
-unless ``--debug``; Ctrl-C exits 130 after the bench is made safe and the run marked aborted."""
+unless ``--debug``; Ctrl-C (SIGTERM, SIGHUP) exits 130 after the bench is made safe and the run
+marked aborted; a run that failed (an instrument fault, or a bench that could not be made fully
+safe) exits 1 with the reason."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reramlab.errors import ReramlabError
+from reramlab.errors import BenchFault, ReramlabError, StationError
 
 console = Console(stderr=True)
 out = Console()
@@ -68,8 +70,12 @@ def run_cmd(protocol: str, station: str, cells: str, out: Path, sets: tuple[str,
     """Run PROTOCOL on a station and log it to an HDF5 file."""
     result = run_with_progress(protocol, station=station, cells=cells, out=out,
                                settings=_settings(sets), resume=resume, sim=sim)  # fmt: skip
-    console.print(f"[green]{result.status}[/green] {protocol} -> {result.log_path} "
+    colour = "green" if result.status == "completed" else "red"
+    console.print(f"[{colour}]{result.status}[/{colour}] {protocol} -> {result.log_path} "
                   f"(run {result.run_id}, bench time {result.bench_time_s:.3g} s)")  # fmt: skip
+    if result.status != "completed":
+        console.print(f"[red]error:[/red] {result.error}", highlight=False)
+        sys.exit(1)
 
 
 @cli.command("analyze")
@@ -111,7 +117,14 @@ def station_grp() -> None:
 def station_check(station: str, sim: bool) -> None:
     """Connect, identify, verify wiring roles, limits and error queues."""
     from reramlab.stations.check import check_station
+    from reramlab.stations.loader import load_station
 
+    try:  # the file first: bad input gets one clear error
+        load_station(station)
+    except (OSError, UnicodeDecodeError) as e:
+        raise StationError(f"{station}: cannot read the station file ({e})") from None
+    except (TypeError, AttributeError) as e:  # a value of a type the loader did not expect
+        raise StationError(f"{station}: malformed station file ({type(e).__name__}: {e})") from None
     report = check_station(station, sim=sim)
     table = Table(title=f"station {report.name} ({report.library})")
     for col in ("instrument", "address", "identity", "roles", "errors", "ok"):
@@ -205,6 +218,11 @@ def main() -> None:
         if debug:
             traceback.print_exc()
         console.print(f"[red]error:[/red] {e}", highlight=False)
+        sys.exit(e.exit_code)
+    except BenchFault as e:
+        if debug:
+            traceback.print_exc()
+        console.print(f"[red]failed:[/red] {e}", highlight=False)
         sys.exit(e.exit_code)
     except Exception as e:  # noqa: BLE001 - last line of defence for the user
         if debug:

@@ -14,6 +14,23 @@ from reramlab.analysis import open_log, summarize
 #: (protocol, --set overrides) in the order a device engineer would run them on a fresh chip
 DEMO_STEPS: list[tuple[str, dict[str, str]]] = [
     ("forming", {}),
+    ("cycling", {"n_cycles": "1", "v_step": "0.05", "dwell_s": "1e-3"}),
+    ("pulse-train", {"n_down": "40", "n_up": "40", "n_alt": "16", "n_per_read": "4"}),
+    ("program-verify", {"n_levels": "8"}),
+    ("read", {"n_reads": "10"}),
+    ("retention", {"times_s": "1,60,3600,86400,3.156e8"}),
+    ("endurance", {"n_cycles": "1000000", "checkpoints_per_decade": "0.5"}),
+    (
+        "disturb",
+        {
+            "mode": "parallel",
+            "v_set": "1.35",
+            "v_reset": "-1.3",
+            "width_s": "1e-6",
+            "n_center": "200",
+            "n_updates": "2",
+        },
+    ),
 ]
 
 

@@ -30,3 +30,18 @@ class LogFileError(ReramlabError):
 
 class UnknownProtocolError(ReramlabError):
     """No protocol by that name."""
+
+
+# -- faults of the bench while a run goes on (not the user's input: exit status 1) ---------------
+class BenchFault(Exception):
+    """An instrument misbehaved during a run; the run was stopped and the bench made safe."""
+
+    exit_code = 1
+
+
+class InstrumentIOError(BenchFault):
+    """An instrument did not answer, or answered garbage, even after the bounded retries."""
+
+
+class SafeStateError(BenchFault):
+    """The bench could not be brought fully to its safe state (an instrument is unreachable)."""

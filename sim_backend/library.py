@@ -5,22 +5,37 @@ resources) plus a ``reramsim:`` section that binds each resource to a simulated 
 and describes the chip and the physical wiring. One library instance (pyvisa caches one per
 absolute path) is one simulated bench: one chip and one clock shared by every instrument opened
 through it.
+
+Test hooks: ``reset()``, ``transactions``, ``faults`` (fault injection: timeouts, garbled and
+truncated replies, instrument errors, instruments that disappear, stuck/unformable/shorted
+cells, forming spikes; see ``faults.py``; a resource file arms some with ``reramsim.faults``),
+and command recording for the safety audit (``audit.py``): when ``ReramSimLibrary.recorders``
+is a list (the test suite sets it), every library created appends its ``CommandRecorder``
+there; in another process, the ``RERAMSIM_RECORD_DIR`` environment variable makes it stream
+its recording into that folder instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
+import itertools
+import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
+from pyvisa import constants
+from pyvisa.errors import VisaIOError
 from pyvisa.rname import to_canonical_name
 from pyvisa_sim.highlevel import SimVisaLibrary
 
 from .array_model import ArrayModel
+from .audit import CommandRecorder
 from .bench import SimBench
 from .clock import SimClock
+from .faults import Faults
 from .instrument import SimInstrument
 from .instruments import SIM_INSTRUMENTS
 from .presets import get_preset
@@ -42,8 +57,12 @@ class SimDevice:
         self.library = library
         self.resource_name: str | None = None
         self._input = bytearray()
-        self._output: collections.deque[bytes] = collections.deque()
+        #: reply chunks waiting to be read: (bytes, END indicator)
+        self._output: collections.deque[tuple[bytes, bool]] = collections.deque()
+        #: replies held back by a 'late' timeout fault: released after the next message
+        self._late: list[bytes] = []
         self._lock = threading.RLock()
+        self._pushes = _count_pushes(instrument)
 
     def write(self, data: bytes) -> None:
         with self._lock:
@@ -52,24 +71,61 @@ class SimDevice:
                 return
             message = bytes(self._input[: len(self._input) - len(self.query_eom)])
             self._input.clear()
-            self.library.transaction(self.instrument, message)
+            library, inst = self.library, self.instrument
             text = message.decode("ascii", errors="replace")
-            if self.library.bench.command_log is not None:
-                self.library.bench.command_log.append((self.instrument.name, text))
-            reply = self.library.faults.filter_reply(self.instrument, self.instrument.handle(text))
-            if reply is not None:
-                self._output.append(reply.encode("ascii") + self.response_eom)
+            if not library.faults.before_message(inst, text):
+                raise VisaIOError(constants.StatusCode.error_connection_lost)
+            library.transaction(inst, message)
+            if library.bench.command_log is not None:
+                library.bench.command_log.append((inst.name, text))
+            pushes = self._pushes[0]
+            reply = inst.handle(text)
+            if library.recorder is not None:
+                library.recorder.record(inst.name, text, self._pushes[0] > pushes)
+            for late in self._late:
+                self._output.append((late, True))
+            self._late.clear()
+            outcome = library.faults.after_message(inst, text, reply)
+            if outcome.reply is None:
+                return
+            payload = outcome.reply.encode("ascii", errors="replace")
+            if outcome.truncated:
+                self._output.append((payload, False))
+            elif outcome.late:
+                self._late.append(payload + self.response_eom)
+            else:
+                self._output.append((payload + self.response_eom, True))
 
     def read(self) -> tuple[bytes, bool]:
         with self._lock:
             if not self._output:
                 return b"", False
-            return self._output.popleft(), True
+            return self._output.popleft()
 
     def reset_io(self) -> None:
+        """Device clear: input and output buffers emptied (late replies included)."""
         with self._lock:
             self._input.clear()
             self._output.clear()
+            self._late.clear()
+
+
+def _count_pushes(instrument: SimInstrument) -> list[int]:
+    """Count the entries an instrument puts in its error queue (how the recorder tells a
+    refused command from an accepted one). Returns the one-element counter."""
+    queue = instrument.errors
+    counter = getattr(queue, "_reramsim_pushes", None)
+    if counter is None:
+        counter = [0]
+        push = queue.push
+
+        def counting_push(code: int, message: str) -> None:
+            counter[0] += 1
+            push(code, message)
+
+        queue.push = counting_push  # type: ignore[method-assign]
+        queue._reramsim_pushes = counter  # type: ignore[attr-defined]
+    return counter
 
 
 class SimDevices(dict):
@@ -79,22 +135,15 @@ class SimDevices(dict):
         return tuple(self.keys())
 
 
-class Faults:
-    """Fault injection hooks (garbled replies and the like); empty by default."""
-
-    def __init__(self) -> None:
-        self.garble_next: dict[str, int] = {}
-
-    def filter_reply(self, instrument: SimInstrument, reply: str | None) -> str | None:
-        n = self.garble_next.get(instrument.name, 0)
-        if reply is not None and n > 0:
-            self.garble_next[instrument.name] = n - 1
-            return reply[: max(1, len(reply) // 2)] + "\x7f#"
-        return reply
-
-
 class ReramSimLibrary(SimVisaLibrary):
     """pyvisa-sim library whose resources are simulated instruments sharing one simulated chip."""
+
+    #: when a list, every library created from now on records the commands its instruments
+    #: receive and appends its CommandRecorder here (the test suite's safety audit)
+    recorders: ClassVar[list[CommandRecorder] | None] = None
+    #: environment variable naming a folder: libraries in this process stream recordings there
+    RECORD_DIR_ENV: ClassVar[str] = "RERAMSIM_RECORD_DIR"
+    _stream_ids: ClassVar[itertools.count] = itertools.count()
 
     def _init(self) -> None:
         super()._init()
@@ -125,8 +174,9 @@ class ReramSimLibrary(SimVisaLibrary):
         #: seconds added to the clock per VISA write (bus latency model; 0 = ideal bus)
         self.latency_s = float(config.get("latency_s", 0.0))
         self.transactions = 0
-        self.faults = Faults()
         self.instruments: dict[str, SimInstrument] = {}
+        self.faults = Faults(clock=self.clock, model=self.model, bench=self.bench,
+                             instruments=self.instruments)  # fmt: skip
         devices = SimDevices()
         for rname, spec in config.get("instruments", {}).items():
             key = to_canonical_name(rname)
@@ -146,6 +196,65 @@ class ReramSimLibrary(SimVisaLibrary):
             dev.resource_name = key
             devices[key] = dev
         self.devices = devices
+        self.recorder = self._make_recorder(config)
+        self._fault_specs = config.get("faults") or []
+        try:
+            self.faults.configure(self._fault_specs)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{self.library_path}: reramsim.faults: {e}") from None
+
+    def _make_recorder(self, config: dict[str, Any]) -> CommandRecorder | None:
+        registry = ReramSimLibrary.recorders
+        folder = os.environ.get(self.RECORD_DIR_ENV)
+        if registry is None and not folder:
+            return None
+        models = {spec.get("name", to_canonical_name(rname)): spec["model"]
+                  for rname, spec in config.get("instruments", {}).items()}  # fmt: skip
+        recorder = CommandRecorder(str(self.library_path), config.get("limits"), models)
+        if registry is not None:
+            registry.append(recorder)
+        else:
+            path = Path(folder) / f"{os.getpid()}-{next(self._stream_ids)}.jsonl"
+            recorder.stream_to(path)
+            atexit.register(recorder.flush)
+        return recorder
+
+    # -- the bus: faults can make an instrument disappear ------------------------------------
+    def _sim_device(self, session: Any) -> SimDevice | None:
+        device = getattr(self.sessions.get(session), "device", None)
+        return device if isinstance(device, SimDevice) else None
+
+    def _bus(self, device: SimDevice | None, op: str) -> None:
+        if device is not None and not self.faults.bus_operation(device.instrument.name, op):
+            code = constants.StatusCode
+            raise VisaIOError(
+                code.error_resource_not_found if op == "open" else code.error_connection_lost
+            )
+
+    def open(self, session: Any, resource_name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            device = self.devices.get(to_canonical_name(resource_name))
+        except Exception:  # noqa: BLE001 - a malformed name: the base class reports it
+            device = None
+        self._bus(device if isinstance(device, SimDevice) else None, "open")
+        return super().open(session, resource_name, *args, **kwargs)
+
+    def write(self, session: Any, data: bytes) -> Any:
+        self._bus(self._sim_device(session), "write")
+        return super().write(session, data)
+
+    def read(self, session: Any, count: int) -> Any:
+        self._bus(self._sim_device(session), "read")
+        return super().read(session, count)
+
+    def clear(self, session: Any) -> constants.StatusCode:
+        """viClear (device clear): the instrument's input and output buffers are emptied."""
+        device = self._sim_device(session)
+        if device is None:
+            return constants.StatusCode.error_invalid_object
+        self._bus(device, "clear")
+        device.reset_io()
+        return constants.StatusCode.success
 
     def transaction(self, instrument: SimInstrument, message: bytes) -> None:
         self.transactions += 1
@@ -159,11 +268,13 @@ class ReramSimLibrary(SimVisaLibrary):
         self.bench.open_everything()
         self.bench.events.clear()
         self.transactions = 0
+        self.faults.clear()
         for inst in self.instruments.values():
             inst.errors.clear()
             inst.reset()
         for dev in self.devices.values():
             dev.reset_io()
+        self.faults.configure(self._fault_specs)  # the resource file's faults are re-armed
 
 
 def load_sim_section(path: Path) -> dict[str, Any]:

@@ -44,6 +44,10 @@ class LineGroup(Strict):
     first_column: int = Field(default=1, ge=1)
     #: or: every line of this kind is cabled to this terminal (single-device stations)
     terminal: str | None = None
+    #: and/or: a pulse board with one channel per line (`ArrayPulser`) cabled to every line of
+    #: this kind, line i on channel first_channel + i; it floats them when it is not firing
+    board: str | None = None
+    first_channel: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
     def _one_way(self) -> LineGroup:
@@ -118,6 +122,80 @@ class Limits(Strict):
         return v
 
 
+FAULT_KINDS = ("timeout", "garble", "truncate", "error", "disconnect",
+               "stuck", "unformable", "short", "forming_spike")  # fmt: skip
+_BUS_FAULTS = FAULT_KINDS[:5]
+#: the options each fault kind takes besides its target (see sim_backend/faults.py)
+_FAULT_OPTIONS = {
+    "timeout": {"match", "after", "count", "late"},
+    "garble": {"match", "after", "count"},
+    "truncate": {"match", "after", "count"},
+    "error": {"match", "after", "count", "code", "message"},
+    "disconnect": {"match", "after", "ops", "for_s", "power_cycle"},
+    "stuck": {"g_s"},
+    "unformable": set(),
+    "short": {"r_ohm"},
+    "forming_spike": {"i_a"},
+}
+
+
+class FaultSpec(Strict):
+    """One fault the simulator injects (sim_backend/faults.py); ignored on a real bench.
+
+    Bus faults name an `instrument`; chip faults list `cells` as [row, col] pairs."""
+
+    kind: Literal["timeout", "garble", "truncate", "error", "disconnect",
+                  "stuck", "unformable", "short", "forming_spike"]  # fmt: skip
+    instrument: str | None = None
+    cells: list[tuple[int, int]] | None = Field(default=None, min_length=1)
+    #: regex searched in the program message; `after` matching messages pass first
+    match: str | None = None
+    after: int = Field(default=0, ge=0)
+    count: int = Field(default=1, ge=1)
+    late: bool = False
+    code: int = -300
+    message: str = "Device-specific error"
+    ops: int | None = Field(default=None, ge=1)
+    for_s: float | None = Field(default=None, gt=0)
+    power_cycle: bool = False
+    g_s: float = Field(default=1e-6, gt=0)
+    r_ohm: float = Field(default=50.0, gt=0)
+    i_a: float = Field(default=10e-3, gt=0)
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a regular expression ({e})") from None
+        return v
+
+    @model_validator(mode="after")
+    def _target(self) -> FaultSpec:
+        bus = self.kind in _BUS_FAULTS
+        if bus and (self.instrument is None or self.cells is not None):
+            raise ValueError(f"a {self.kind} fault names an 'instrument' (and no 'cells')")
+        if not bus and (self.cells is None or self.instrument is not None):
+            raise ValueError(f"a {self.kind} fault lists 'cells' (and no 'instrument')")
+        extra = self.model_fields_set - {"kind", "instrument", "cells"} - _FAULT_OPTIONS[self.kind]
+        if extra:
+            raise ValueError(
+                f"{', '.join(sorted(extra))}: not an option of a {self.kind} fault "
+                f"(options: {', '.join(sorted(_FAULT_OPTIONS[self.kind])) or 'none'})"
+            )
+        return self
+
+    def resource_args(self) -> dict[str, object]:
+        """The fault as the resource file's ``reramsim.faults`` entry."""
+        keys = {"kind", "instrument", "cells"} | _FAULT_OPTIONS[self.kind]
+        out = self.model_dump(include=keys, exclude_none=True)
+        if "cells" in out:
+            out["cells"] = [list(c) for c in out["cells"]]
+        return out
+
+
 class SimSpec(Strict):
     """How the simulator builds this bench (ignored on a real bench)."""
 
@@ -127,6 +205,21 @@ class SimSpec(Strict):
     seed: int = 0
     #: seconds per VISA transaction (0 = ideal bus; ~1e-3 for GPIB, see benchmarks/README.md)
     latency_s: float = Field(default=0.0, ge=0)
+    #: faults to inject (a list of FaultSpec, or a mapping kind -> options or list of options)
+    faults: list[FaultSpec] = Field(default_factory=list)
+
+    @field_validator("faults", mode="before")
+    @classmethod
+    def _fault_mapping(cls, v: object) -> object:
+        if isinstance(v, dict):
+            out = []
+            for kind, options in v.items():
+                for one in options if isinstance(options, list) else [options]:
+                    if not isinstance(one, dict):
+                        raise ValueError(f"{kind}: expected a mapping of fault options")
+                    out.append({"kind": kind, **one})
+            return out
+        return v
 
 
 class StationSpec(Strict):
@@ -152,6 +245,7 @@ class StationSpec(Strict):
                 raise ValueError(
                     f"wiring: terminal {term!r} names no instrument (have {sorted(names)})"
                 )
+        board_channels: dict[str, set[int]] = {}
         for kind, group in self.wiring.lines.items():
             if group.switch and group.switch not in names:
                 raise ValueError(
@@ -162,4 +256,14 @@ class StationSpec(Strict):
                 raise ValueError(
                     f"wiring.lines.{kind}: a cabled terminal serves one line, chip has {n}"
                 )
+            if group.board:
+                if group.board not in names:
+                    raise ValueError(
+                        f"wiring.lines.{kind}.board: no instrument named {group.board!r}"
+                    )
+                channels = set(range(group.first_channel, group.first_channel + n))
+                if channels & board_channels.get(group.board, set()):
+                    raise ValueError(f"wiring.lines.{kind}: board channels {group.first_channel}.."
+                                     f"{group.first_channel + n - 1} overlap another line kind's")  # fmt: skip
+                board_channels.setdefault(group.board, set()).update(channels)
         return self

@@ -26,6 +26,7 @@ DEFAULT_TWINS = {
     "Keithley2636B": "keithley2636b",
     "Keysight33600A": "keysight33600a",
     "Keysight33500B": "keysight33500b",
+    "ArrayPulser64": "array-pulser-64",
 }
 
 
@@ -61,6 +62,9 @@ def resource_dict(spec: StationSpec, classes: dict[str, type]) -> dict[str, Any]
                 matrix_columns[f"{kind}{i}"] = [group.switch, group.first_column + i]
         else:
             cabled.setdefault(group.terminal, []).append(f"{kind}0")
+        if group.board:  # one board channel per line
+            for i in range(n):
+                cabled[f"{group.board}.{group.first_channel + i}"] = [f"{kind}{i}"]
     return {
         "spec": "1.1",
         "devices": devices,
@@ -74,6 +78,8 @@ def resource_dict(spec: StationSpec, classes: dict[str, type]) -> dict[str, Any]
                 "seed": spec.sim.seed,
             },
             "latency_s": spec.sim.latency_s,
+            "limits": station_limits(spec),
+            "faults": sim_faults(spec),
             "instruments": instruments,
             "wiring": {
                 "matrix_rows": matrix_rows,
@@ -82,6 +88,54 @@ def resource_dict(spec: StationSpec, classes: dict[str, type]) -> dict[str, Any]
             },
         },
     }
+
+
+def station_limits(spec: StationSpec) -> dict[str, Any]:
+    """The station's safety limits per instrument terminal, for the simulator's command audit
+    (sim_backend/audit.py): max |V| of each wired output (what its functions may need; a pulse
+    board channel: the limit of its line), max compliance, pulse width range and pulses per
+    burst."""
+    lim = spec.limits
+    needs = {"drive": max(lim.v_bl_max, lim.v_sl_max), "gate": lim.v_wl_max,
+             "pulse_bl": lim.v_bl_max, "pulse_sl": lim.v_sl_max}  # fmt: skip
+    terminals: dict[str, float] = {}
+    for fn, term in spec.wiring.functions.items():
+        terminals[term] = max(terminals.get(term, 0.0), needs[fn])
+    line_max = {"WL": lim.v_wl_max, "BL": lim.v_bl_max, "SL": lim.v_sl_max}
+    for kind, group in spec.wiring.lines.items():
+        board = getattr(group, "board", None)
+        if board:  # a pulse board channel per line: the limit of that line
+            n = spec.chip.cols if kind == "BL" else spec.chip.rows
+            for i in range(n):
+                term = f"{board}.{group.first_channel + i}"
+                terminals[term] = max(terminals.get(term, 0.0), line_max[kind])
+    return {
+        "station": spec.name,
+        "terminals": terminals,
+        "i_compliance_max_a": lim.i_compliance_max_a,
+        "width_s": list(lim.width_s),
+        "pulses_per_call_max": lim.pulses_per_call_max,
+    }
+
+
+def sim_faults(spec: StationSpec) -> list[dict[str, Any]]:
+    """The station's `sim: faults:` as resource-file entries; targets must exist."""
+    out = []
+    for k, fault in enumerate(spec.sim.faults):
+        where = f"sim.faults.{k}"
+        if fault.instrument is not None and fault.instrument not in spec.instruments:
+            raise StationError(
+                f"{where}.instrument: no instrument named {fault.instrument!r} "
+                f"(have {sorted(spec.instruments)})"
+            )
+        for r, c in fault.cells or ():
+            if not (0 <= r < spec.chip.rows and 0 <= c < spec.chip.cols):
+                raise StationError(
+                    f"{where}.cells: cell [{r}, {c}] is outside the "
+                    f"{spec.chip.rows}x{spec.chip.cols} chip"
+                )
+        out.append(fault.resource_args())
+    return out
 
 
 def write_resource_file(spec: StationSpec, classes: dict[str, type], path: Path) -> None:

@@ -1,13 +1,59 @@
-"""Shared fixtures: a simulated bench per test (isolated chip), stations, temporary logs."""
+"""Shared fixtures: a simulated bench per test (isolated chip), stations, temporary logs.
+
+Also the suite-wide safety audit: every command any simulated instrument receives during the
+whole session (in this process, and in the CLI subprocesses tests start, through
+``RERAMSIM_RECORD_DIR``) is recorded and, at the end, checked against the limits of the station
+it came from (``reramlab.sim_backend.audit``). A violation fails the session.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 import pyvisa
 
+from reramlab.sim_backend.audit import AuditResult, CommandRecorder, audit_all
+from reramlab.sim_backend.library import ReramSimLibrary
 from reramlab.stations.loader import load_station
+
+_AUDIT: dict[str, AuditResult] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def command_audit():
+    """Record every command sent to a simulated instrument during the session; audit at the end."""
+    recorders: list[CommandRecorder] = []
+    previous, ReramSimLibrary.recorders = ReramSimLibrary.recorders, recorders
+    folder = tempfile.mkdtemp(prefix="reramsim-audit-")
+    env_before = os.environ.get(ReramSimLibrary.RECORD_DIR_ENV)
+    os.environ[ReramSimLibrary.RECORD_DIR_ENV] = folder  # CLI subprocesses stream here
+    try:
+        yield recorders
+    finally:
+        ReramSimLibrary.recorders = previous
+        if env_before is None:
+            os.environ.pop(ReramSimLibrary.RECORD_DIR_ENV, None)
+        else:
+            os.environ[ReramSimLibrary.RECORD_DIR_ENV] = env_before
+    streamed = [CommandRecorder.load(p) for p in sorted(Path(folder).glob("*.jsonl"))]
+    shutil.rmtree(folder, ignore_errors=True)
+    result = audit_all([*recorders, *streamed])
+    _AUDIT["result"] = result
+    if result.violations:
+        listed = "\n".join(f"  {v}" for v in result.violations[:50])
+        pytest.fail(f"safety audit: {len(result.violations)} commands beyond limits reached a "
+                    f"simulated instrument:\n{listed}", pytrace=False)  # fmt: skip
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    result = _AUDIT.get("result")
+    if result is not None:
+        terminalreporter.write_line(f"reramsim safety audit: {result.summary()}")
+
 
 RESOURCE_YAML = """\
 spec: "1.1"

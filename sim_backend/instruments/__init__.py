@@ -1,6 +1,7 @@
 """Simulated instruments, by the model name used in a resource file's ``reramsim:`` section."""
 
 from ..instrument import SimInstrument
+from .array_pulser import ArrayPulserSim
 from .keithley707b import Keithley707BSim
 from .keithley2450 import Keithley2450Sim
 from .keithley2636b import Keithley2636BSim
@@ -16,6 +17,7 @@ SIM_INSTRUMENTS: dict[str, type[SimInstrument]] = {
     "keithley2636b": Keithley2636BSim,
     "keysight33600a": Keysight33600ASim,
     "keysight33500b": Keysight33500BSim,
+    "array-pulser-64": ArrayPulserSim,
 }
 
 __all__ = [
@@ -27,4 +29,5 @@ __all__ = [
     "Keithley2636BSim",
     "Keysight33600ASim",
     "Keysight33500BSim",
+    "ArrayPulserSim",
 ]

@@ -91,3 +91,10 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
 def test_unknown_station_lists_the_known_ones() -> None:
     with pytest.raises(StationError, match="not one of"):
         load_station("no-such-bench")
+
+
+@pytest.mark.parametrize("value", [5, "", ["a.yaml"]])
+def test_bad_extends_names_the_key(tmp_path: Path, value) -> None:
+    path = write(tmp_path, {**mutate(), "extends": value})
+    with pytest.raises(StationError, match=r"extends: expected the path or name of a station file"):
+        load_station(path)

@@ -169,9 +169,11 @@ def test_set_voltage_limits() -> None:
 
 
 def test_safe_state_turns_outputs_off_then_idles_the_levels() -> None:
+    # the load is declared high-Z before the idle levels: 0.1 V for 50 ohm would be 0.2 V on a cell
     pairs = [
-        (b":OUTP1 0;:OUTP2 0;:SOUR1:FUNC:PULS:PER?;:SOUR1:VOLT:HIGH?", b"+2.4E-07;+1.5E+00"),
-        (b":SOUR1:VOLT:LOW 0.000000;:SOUR1:VOLT:HIGH 0.100000;"
+        (b":OUTP1 0;:OUTP2 0;:OUTP1:LOAD INF;:SOUR1:FUNC:PULS:PER?;:SOUR1:VOLT:HIGH?",
+         b"+2.4E-07;+1.5E+00"),
+        (b":SOUR1:VOLT:LOW 0.000000;:SOUR1:VOLT:HIGH 0.100000;:OUTP2:LOAD INF;"
          b":SOUR2:FUNC:PULS:PER?;:SOUR2:VOLT:HIGH?", b"+2.4E-07;+1.5E+00"),
         (b":SOUR2:VOLT:LOW 0.000000;:SOUR2:VOLT:HIGH 0.100000", None),
     ]  # fmt: skip

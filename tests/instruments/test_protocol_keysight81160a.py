@@ -248,9 +248,9 @@ def test_safe_state_turns_outputs_off_then_levels_to_zero() -> None:
     with expected_protocol(
         Keysight81160A,
         [
-            (":OUTP1 0;:OUTP2 0;:PULS:PER1?;:VOLT1:HIGH?", "+1.000000E-06;+1.500000E+00"),
+            (":OUTP1 0;:OUTP2 0;:OUTP1:LOAD INF;:PULS:PER1?;:VOLT1:HIGH?", "+1.000000E-06;+1.500000E+00"),
             (
-                ":VOLT1:LOW 0.000000;:VOLT1:HIGH 0.100000;:PULS:PER2?;:VOLT2:HIGH?",
+                ":VOLT1:LOW 0.000000;:VOLT1:HIGH 0.100000;:OUTP2:LOAD INF;:PULS:PER2?;:VOLT2:HIGH?",
                 "+1.000000E-06;-5.000000E-01",
             ),
             (":VOLT2:HIGH 0.100000;:VOLT2:LOW 0.000000", None),
