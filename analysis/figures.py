@@ -253,6 +253,8 @@ def forming_figures(
                     )
         out.append(("forming_ramps", fig))
     return out
-from . import figures_programming  # noqa: E402,F401
-from . import figures_switching  # noqa: E402,F401
-from . import figures_disturb  # noqa: E402,F401
+from . import (
+    figures_disturb,  # noqa: E402,F401
+    figures_programming,  # noqa: E402,F401
+    figures_switching,  # noqa: E402,F401
+)

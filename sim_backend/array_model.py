@@ -268,6 +268,8 @@ class ArrayModel:
     def _union(parts: list[np.ndarray | None]) -> np.ndarray | None:
         if any(p is None for p in parts):
             return None
+        if not parts:
+            return np.zeros(0, dtype=np.intp)
         return parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
 
     def _kinetic_cells(self, st: _Step, exclude) -> tuple[np.ndarray | None, np.ndarray | None]:

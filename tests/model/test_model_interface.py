@@ -200,3 +200,18 @@ def test_large_array_works():
     i_bl, i_sl = m.currents(np.full(1024, 0.2), np.zeros(1024), np.full(1024, 1.2), aperture_s=1e-6)
     assert i_bl.shape == (1024,) and np.isfinite(i_sl).all()
     assert (m.g_s > 50e-6).mean() > 0.9
+
+
+def test_model_burst_on_stuck_only_cells_changes_nothing() -> None:
+    """A burst whose biased cells are all stuck (no kinetic cell) must not fail."""
+    import numpy as np
+
+    from reramlab.sim_backend.array_model import ArrayModel
+
+    m = ArrayModel("cmo-hfox-130nm", 2, 2, seed=1)
+    m.program(np.ones((2, 2), bool), 50e-6)
+    m.set_stuck(np.ones((2, 2), bool), 50e-6)
+    before = m.g_s.copy()
+    v_bl, v_sl, v_wl = np.array([1.4, 1.4]), np.zeros(2), np.array([1.2, 1.2])
+    m.apply(v_bl, v_sl, v_wl, 1e-6, count=1000)
+    assert np.allclose(m.g_s, before)
