@@ -108,9 +108,10 @@ def test_cli_run_then_analyze_json(tmp_path) -> None:
     out = tmp_path / "f.h5"
     env_python = sys.executable
     subprocess.run([env_python, "-m", "reramlab.cli", "run", "forming", "--station", "sim",
-                    "--cells", "0:2,0:2", "--out", str(out)], check=True, capture_output=True)  # fmt: skip
+                    "--cells", "0:2,0:2", "--out", str(out)], check=True, capture_output=True,
+                   cwd=tmp_path)  # fmt: skip
     res = subprocess.run([env_python, "-m", "reramlab.cli", "analyze", str(out), "--json"],
-                         check=True, capture_output=True, text=True)  # fmt: skip
+                         check=True, capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
     data = json.loads(res.stdout)
     run = data["runs"][0]
     assert run["protocol"] == "forming" and run["status"] == "completed"
