@@ -19,7 +19,7 @@ import numpy as np
 from reramlab.analysis import open_log
 from reramlab.log import TIMESERIES_DTYPE, LogFile, _append  # _append: the writer's own layout
 
-N_OPS = 10_000_000
+N_OPS = 10_000_000  # documented default; `run(n_ops=...)` / run.py --analysis-ops for less
 SHAPE = (64, 64)
 FIRST_FLUSH = 200
 OPS = np.array([b"form_step", b"read", b"set_pulse", b"read", b"reset_pulse", b"read"])
@@ -74,10 +74,10 @@ def best_of(fns: list[Callable[[Path], int]], path: Path) -> list[tuple[float, i
     return [(min(t), n) for t, n in zip(times, counts, strict=True)]
 
 
-def run() -> list[dict]:
+def run(n_ops: int = N_OPS) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "large.h5"
-        build_log(path)
+        build_log(path, n_ops)
         read_h5py(path)  # warm the page cache for both
         (t_h5, n), (t_pd, n_pd) = best_of([read_h5py, read_analysis], path)
     note = f"{n_pd:.3g} operations on {SHAPE[0]}x{SHAPE[1]} cells, best of {REPEATS}"

@@ -31,10 +31,26 @@ def discover() -> list:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="skip the slow benchmarks (modules with SLOW = True: demo, validate)",
+    )
+    parser.add_argument(
+        "--analysis-ops",
+        type=float,
+        default=None,
+        help="operations in the analysis_load log (default 1e7)",
+    )
     args = parser.parse_args(argv)
     results = []
     for module in discover():
-        results.extend(module.run())
+        if args.quick and getattr(module, "SLOW", False):
+            continue
+        if module.__name__.endswith("analysis_load") and args.analysis_ops:
+            results.extend(module.run(n_ops=int(args.analysis_ops)))
+        else:
+            results.extend(module.run())
     if args.json:
         print(json.dumps({"benchmarks": results}, indent=1))
     else:

@@ -59,6 +59,8 @@ class DriverMixin:
     chain_queries: ClassVar[bool] = True
 
     _pending: list[str] | None = None
+    #: a nested `batch(check_errors=True)` asked for a check: the outermost batch does it
+    _check_deferred: bool = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("read_termination", "\n")
@@ -97,13 +99,20 @@ class DriverMixin:
         """Send everything written inside the block as one message (nested blocks join the
         outermost). With `check_errors`, read the error queue at the end (the first query
         rides on the message for SCPI) and raise `InstrumentError` on any error. If the block
-        raises, nothing that is still pending is sent."""
+        raises, nothing that is still pending is sent.
+
+        A nested block's `check_errors` is folded into the outermost block's one check (one
+        error query per step, not per command); a nested block without it checks nothing."""
         outer = self._pending is None
         if outer:
             self._pending = []
+            self._check_deferred = False
         try:
             yield
-            if check_errors:
+            if not outer:
+                # one check per step: a nested block's check travels with the outermost one
+                self._check_deferred = self._check_deferred or check_errors
+            elif check_errors or self._check_deferred:
                 self.check_errors()
             if outer:
                 self.flush()
@@ -114,6 +123,7 @@ class DriverMixin:
         finally:
             if outer:
                 self._pending = None
+                self._check_deferred = False
 
     def flush(self) -> None:
         """Send the pending batched commands now (no-op outside a batch)."""

@@ -20,7 +20,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PymeasureKeithley2450
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from .base import DriverMixin, InstrumentError
+from .base import DriverMixin, InstrumentError, error_entry
 
 #: :SOUR:VOLT:PROT levels in volts -> token (inf = NONE, the 2450's own 210 V ceiling)
 OVP_LEVELS: dict[float, str] = {
@@ -222,6 +222,48 @@ class Keithley2450(DriverMixin, _PymeasureKeithley2450):
         """One current reading in A at the present level (`:READ?`; the sense function was
         set to current by `configure_voltage_source`)."""
         return float(self.current)
+
+    # -- sharing a line with a pulse channel -------------------------------------------------
+    def release_when_off(self) -> None:
+        """Output-off mode high impedance (`:OUTP:VOLT:SMOD HIMP`), output off: with the output off the 2450
+        opens its output relay and lets go of the line, so a pulse channel routed to the same
+        line can drive it (2450 Reference Manual, "Output-off state"). The output is turned
+        off in the same message: the line is released from here on."""
+        with self.batch(check_errors=True):
+            self.output_off_mode = "HIMP"
+            self.disable_source()
+
+    def disable(self) -> None:
+        """Turn the output off (what the line then sees follows `output_off_mode`)."""
+        with self.batch(check_errors=True):
+            self.disable_source()
+
+    def read_at(self, v: float) -> float:
+        """One current reading at `v` volts in one message, the output off before and after:
+        level, output on, `:READ?`, output off, level 0 V, error query
+        (`:SOUR:VOLT:LEV v;:OUTP ON;:READ?;:OUTP OFF;:SOUR:VOLT:LEV 0;:SYST:ERR?`).
+        Returns A; raises `InstrumentError` if the 2450 queued an error (the rest of the queue
+        is read out with it)."""
+        with self.batch():
+            self.source_voltage = v
+            self.enable_source()
+            self.write(":READ?")
+            self.disable_source()
+            self.source_voltage = 0.0
+            self.write(":SYST:ERR?")
+        reply = self.read().strip()
+        reading, sep, error = reply.partition(";")
+        if not sep:  # the reading is missing: the reply is the error entry alone
+            reading, error = "", reply
+        code, message = error_entry(error.split(",", 1))
+        if code != 0 or not reading:
+            errors = [(code, message)] if code != 0 else []
+            try:
+                self.check_errors()
+            except InstrumentError as e:
+                errors.extend(e.errors)
+            raise InstrumentError(self.name, errors, f"reading at {v:g} V failed")
+        return float(reading)
 
     def sweep(self, levels_v: Sequence[float], *, delay_s: float = 0.0) -> np.ndarray:
         """Source each level in turn and return the current at each (A): the list goes up in

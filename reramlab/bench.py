@@ -36,11 +36,16 @@ GND = "gnd"
 
 @dataclass(frozen=True)
 class Route:
-    """Which terminal each of a cell's three lines is connected to (None = open)."""
+    """Which terminal each of a cell's three lines is connected to (None = open; a tuple of
+    terminals = all of them at once, on different matrix rows of the line's column)."""
 
-    wl: str | None
-    bl: str | None
-    sl: str | None
+    wl: str | tuple[str, ...] | None
+    bl: str | tuple[str, ...] | None
+    sl: str | tuple[str, ...] | None
+
+
+def _terms(term: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    return () if term is None else (term,) if isinstance(term, str) else tuple(term)
 
 
 class Bench:
@@ -67,6 +72,19 @@ class Bench:
         self._dc_ready = False
         self._gate_v: float | None = None
         self._drive_v: float | None = None
+        self._drive_on = False
+        #: pulse set-ups last sent, per channel (unchanged ones are not sent again)
+        self._pulse_setup: dict[int, tuple] = {}
+        #: SET pulses and positive reads share one route: the drive SMU and the BL pulse channel
+        #: both on the cell's BL (different matrix rows), the SMU released (output off, high
+        #: impedance) while pulsing and the pulse channel's output relay open while reading
+        self._shared_bl = (
+            self.pulse_bl is not None
+            and hasattr(self.drive, "read_at")
+            and hasattr(self.drive, "release_when_off")
+            and self.wiring.lines["BL"].switch is not None
+            and {fns["drive"], fns["pulse_bl"]} <= set(self._row_of)
+        )
         #: what went wrong on the bus and was recovered (retried reads, stale errors at the end)
         self.io_notes: list[str] = []
         self._names = {id(inst): name for name, inst in station.instruments.items()}
@@ -126,9 +144,9 @@ class Bench:
             if group.switch is None:
                 continue
             points = wanted.setdefault(group.switch, set())
-            if term is not None:
+            for t in _terms(term):
                 sw = self.station.instruments[group.switch]
-                points.add(sw.crosspoint(self._row_of[term], group.first_column + idx))
+                points.add(sw.crosspoint(self._row_of[t], group.first_column + idx))
         self._switch_to(wanted)
         self._route, self._cell = route, cell
 
@@ -153,10 +171,28 @@ class Bench:
             v_limit_v=self.limits.v_wl_max,
             nplc=nplc,
         )
-        self.drive.enable()
+        if self._shared_bl:
+            self.drive.release_when_off()
+        else:
+            self.drive.enable()
         self.gate.enable()
+        self._drive_on = not self._shared_bl
         self._drive_v = self._gate_v = 0.0
         self._dc_ready = True
+
+    def _drive_hold(self) -> None:
+        """The drive SMU's output on (it sources its present level)."""
+        if not self._drive_on:
+            self.drive.enable()
+            self._drive_on = True
+
+    def _drive_release(self) -> None:
+        """The drive SMU's output off (high impedance on a shared BL) before a pulse."""
+        if self._drive_on and self._shared_bl:
+            with _driver_of(self.drive).batch(check_errors=True):
+                self._set_drive(0.0)
+                self.drive.disable()
+            self._drive_on = False
 
     def _set_gate(self, vg: float) -> None:
         self.check_level("WL", vg, "gate voltage vg")
@@ -176,7 +212,8 @@ class Bench:
         drive = self.wiring.functions["drive"]
         gate = self.wiring.functions["gate"]
         if v >= 0:
-            self.route(cell, Route(wl=gate, bl=drive, sl=GND))
+            bl = (drive, self.wiring.functions["pulse_bl"]) if self._shared_bl else drive
+            self.route(cell, Route(wl=gate, bl=bl, sl=GND))
         else:
             self.route(cell, Route(wl=gate, bl=GND, sl=drive))
 
@@ -188,6 +225,7 @@ class Bench:
         self._dc_route(cell, v)
         self._set_gate(vg)
         self._set_drive(abs(v))
+        self._drive_hold()
         i = self.drive.measure_current()
         return i if v >= 0 else -i
 
@@ -198,10 +236,18 @@ class Bench:
             raise RuntimeError("call prepare_dc() before DC operations")
         self._dc_route(cell, v_read)
         self._set_gate(vg)
-        self._set_drive(abs(v_read))
         drive = self.drive
+        if self._shared_bl and not self._drive_on:
+            # level and output on in one message, one error check
+            with _driver_of(drive).batch(check_errors=True):
+                self._set_drive(abs(v_read))
+                self._drive_hold()
+        else:
+            self._set_drive(abs(v_read))
+            self._drive_hold()
+        measure = drive.measure_current
         i = READ_POLICY.call(
-            drive.measure_current,
+            measure,
             what=f"read of cell {cell} on {self.wiring.functions['drive']}",
             clear=getattr(_driver_of(drive), "clear_io", None),
             wait=self.wait,
@@ -237,6 +283,7 @@ class Bench:
             seg = levels[start:stop]
             self._dc_route(cell, sign[start] * float(np.abs(seg).max()))
             self._set_gate(vg)
+            self._drive_hold()
             if read_only:
                 currents = READ_POLICY.call(
                     functools.partial(self.drive.sweep, np.abs(seg), delay_s=delay_s),
@@ -280,15 +327,35 @@ class Bench:
             )
         term = self.wiring.functions["pulse_bl" if v >= 0 else "pulse_sl"]
         gate = self.wiring.functions["gate"]
-        route = Route(wl=gate, bl=term, sl=GND) if v >= 0 else Route(wl=gate, bl=GND, sl=term)
+        if v >= 0 and self._shared_bl:  # the read route: no relay moves, the SMU lets go
+            route = Route(wl=gate, bl=(self.wiring.functions["drive"], term), sl=GND)
+        elif v >= 0:
+            route = Route(wl=gate, bl=term, sl=GND)
+        else:
+            route = Route(wl=gate, bl=GND, sl=term)
         self.route(cell, route)
+        self._drive_release()
         self._set_gate(vg)
         period = period_s or max(4 * width_s, width_s + 2 * (rise_s + fall_s) + 20e-9)
-        channel.configure_pulse(v_high=abs(v), width_s=width_s, period_s=period,
-                                rise_s=rise_s, fall_s=fall_s)  # fmt: skip
-        channel.enable()
-        self._fire(self._generator_of(term), count, count * period)
-        channel.disable()
+        self._configure_pulse(channel, v_high=abs(v), width_s=width_s, period_s=period,
+                              rise_s=rise_s, fall_s=fall_s)  # fmt: skip
+        generator = self._generator_of(term)
+        t0 = time.monotonic()
+        # one message: output on, trigger, output off, one error check
+        with generator.batch(check_errors=True):
+            channel.enable()
+            generator.fire(count)
+            channel.disable()
+        self.station.await_instrument(count * period, since=t0)
+
+    def _configure_pulse(self, channel, **setup: float) -> None:
+        """`channel.configure_pulse(**setup)` unless that set-up is the one last sent to it."""
+        key = tuple(sorted(setup.items()))
+        if self._pulse_setup.get(id(channel)) == key:
+            return
+        self._pulse_setup.pop(id(channel), None)
+        channel.configure_pulse(**setup)
+        self._pulse_setup[id(channel)] = key
 
     def pulse_pairs(
         self,
@@ -317,10 +384,10 @@ class Bench:
         self._set_gate(vg)
         slot = width_s + rise_s + fall_s + 20e-9
         period = 2 * slot
-        self.pulse_bl.configure_pulse(v_high=v_set, width_s=width_s, period_s=period,
-                                      rise_s=rise_s, fall_s=fall_s, delay_s=0.0)  # fmt: skip
-        self.pulse_sl.configure_pulse(v_high=abs(v_reset), width_s=width_s, period_s=period,
-                                      rise_s=rise_s, fall_s=fall_s, delay_s=slot)  # fmt: skip
+        self._configure_pulse(self.pulse_bl, v_high=v_set, width_s=width_s, period_s=period,
+                              rise_s=rise_s, fall_s=fall_s, delay_s=0.0)  # fmt: skip
+        self._configure_pulse(self.pulse_sl, v_high=abs(v_reset), width_s=width_s,
+                              period_s=period, rise_s=rise_s, fall_s=fall_s, delay_s=slot)  # fmt: skip
         self.pulse_bl.enable()
         self.pulse_sl.enable()
         self._fire(self._generator_of(fns["pulse_bl"]), count, count * period)
@@ -371,6 +438,8 @@ class Bench:
             except Exception as e:  # noqa: BLE001 - keep going: every output must be made safe
                 problems.append(f"{name}: {e}")
         self._closed.clear()
+        self._pulse_setup.clear()
+        self._drive_on = False
         self._route = None
         self._dc_ready = False
         self._gate_v = self._drive_v = None
@@ -513,8 +582,8 @@ class Bench:
         fns = self.wiring.functions
         term = fns["pulse_bl" if v_cell >= 0 else "pulse_sl"]
         channel = self.pulse_bl if v_cell >= 0 else self.pulse_sl
-        channel.configure_pulse(v_high=abs(v_cell), width_s=width_s, period_s=period,
-                                rise_s=rise_s, fall_s=fall_s)  # fmt: skip
+        self._configure_pulse(channel, v_high=abs(v_cell), width_s=width_s, period_s=period,
+                              rise_s=rise_s, fall_s=fall_s)  # fmt: skip
         channel.enable()
         try:
             for (gate_rows, hit_cols), count in counts.items():
@@ -562,9 +631,12 @@ class Bench:
             if s not in self._configured:
                 sw.configure()
                 self._configured.add(s)
-            sw.open_all()
-            if points:
-                sw.close(sorted(points))
+            if points and hasattr(sw, "exclusive_close"):
+                sw.exclusive_close(sorted(points))  # break before make: one command, one check
+            else:
+                sw.open_all()
+                if points:
+                    sw.close(sorted(points))
             self._closed[s] = points
         self._route = self._cell = None
 
