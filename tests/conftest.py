@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import pyvisa
 
+from helpers import bench_yaml
 from reramlab.sim_backend.audit import AuditResult, CommandRecorder, audit_all
 from reramlab.sim_backend.library import ReramSimLibrary
 from reramlab.stations.loader import load_station
@@ -55,33 +56,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(f"reramsim safety audit: {result.summary()}")
 
 
-RESOURCE_YAML = """\
-spec: "1.1"
-devices:
-  k2450: {eom: {GPIB INSTR: {q: "\\n", r: "\\n"}}, dialogues: []}
-  k81160: {eom: {GPIB INSTR: {q: "\\n", r: "\\n"}}, dialogues: []}
-  k707b: {eom: {GPIB INSTR: {q: "\\n", r: "\\n"}}, dialogues: []}
-resources:
-  GPIB0::24::INSTR: {device: k2450}
-  GPIB0::10::INSTR: {device: k81160}
-  GPIB0::16::INSTR: {device: k707b}
-reramsim:
-  chip: {preset: cmo-hfox-130nm, rows: 4, cols: 4, seed: 1}
-  instruments:
-    GPIB0::24::INSTR: {model: keithley2450, name: smu}
-    GPIB0::10::INSTR: {model: keysight81160a, name: pg}
-    GPIB0::16::INSTR: {model: keithley707b, name: sw}
-  wiring:
-    matrix_rows: {sw: {A: smu.1, C: pg.1, D: pg.2, H: gnd}}
-    matrix_columns: {BL0: [sw, 1], SL0: [sw, 13], WL0: [sw, 25]}
-"""
 
 
 @pytest.fixture
 def sim_rm(tmp_path: Path) -> pyvisa.ResourceManager:
     """A fresh simulated bench (4x4 chip, 2450 + 81160A + 707B) reached through plain pyvisa."""
     path = tmp_path / "bench.yaml"
-    path.write_text(RESOURCE_YAML)
+    path.write_text(bench_yaml(rows=4, cols=4))
     rm = pyvisa.ResourceManager(f"{path}@reramsim")
     yield rm
     rm.close()

@@ -18,6 +18,7 @@ import pyvisa
 from pymeasure.instruments.keithley import Keithley2450 as PymeasureKeithley2450
 from pymeasure.instruments.keysight import Keysight81160A as PymeasureKeysight81160A
 
+from helpers import bench_yaml
 from reramlab.instruments.base import InstrumentError
 from reramlab.instruments.keithley707b import Keithley707B
 from reramlab.instruments.keithley2450 import Keithley2450
@@ -25,32 +26,12 @@ from reramlab.instruments.keysight81160a import Keysight81160A
 
 SMU, PG, SW = "GPIB0::24::INSTR", "GPIB0::10::INSTR", "GPIB0::16::INSTR"
 
-BENCH_YAML = """\
-spec: "1.1"
-devices:
-  k2450: {eom: {GPIB INSTR: {q: "\\n", r: "\\n"}}, dialogues: []}
-  k81160: {eom: {GPIB INSTR: {q: "\\n", r: "\\n"}}, dialogues: []}
-  k707b: {eom: {GPIB INSTR: {q: "\\n", r: "\\n"}}, dialogues: []}
-resources:
-  GPIB0::24::INSTR: {device: k2450}
-  GPIB0::10::INSTR: {device: k81160}
-  GPIB0::16::INSTR: {device: k707b}
-reramsim:
-  chip: {preset: cmo-hfox-130nm, rows: 8, cols: 8, seed: 1}
-  instruments:
-    GPIB0::24::INSTR: {model: keithley2450, name: smu}
-    GPIB0::10::INSTR: {model: keysight81160a, name: pg}
-    GPIB0::16::INSTR: {model: keithley707b, name: sw}
-  wiring:
-    matrix_rows: {sw: {A: smu.1, C: pg.1, D: pg.2, H: gnd}}
-    matrix_columns: {BL0: [sw, 1], SL0: [sw, 13], WL0: [sw, 25]}
-"""
 
 
 @pytest.fixture
 def visa_library(tmp_path: Path) -> str:
     path = tmp_path / "bench.yaml"
-    path.write_text(BENCH_YAML)
+    path.write_text(bench_yaml(rows=8, cols=8))
     return f"{path}@reramsim"
 
 
