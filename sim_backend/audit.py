@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .scpi import ScpiError, compile_header, parse_number, rooted, split_top
+from .scpi import ScpiError, compile_header, parse_number, program_units, split_top
 
 #: instrument ranges (data sheets), used where a bench has no station limits
 INSTRUMENT_RANGES: dict[str, dict[str, Any]] = {
@@ -235,7 +235,7 @@ def parse_effects(model: str, message: str) -> list[Effect]:
     if not table:
         return []
     effects: list[Effect] = []
-    for header, args in _scpi_units(message):
+    for header, args in program_units(message):
         if header.upper() == "*RST":
             effects.append(("reset", "", ()))
             continue
@@ -254,26 +254,6 @@ def parse_effects(model: str, message: str) -> list[Effect]:
                 effects.append((kind, channel, values))
             break
     return effects
-
-
-def _scpi_units(message: str) -> Iterator[tuple[str, list[str]]]:
-    """(rooted header, args) per program message unit, applying the SCPI current-path rule."""
-    path = ""
-    for unit in split_top(message, ";"):
-        unit = unit.strip()
-        if not unit:
-            continue
-        header, _, rest = unit.partition(" ")
-        header = header.strip()
-        if header.startswith(":*"):
-            header = header[1:]
-        if not header.startswith(("*", ":")) and path:
-            header = path + ":" + header
-        if not header.startswith("*"):
-            bare = header.lstrip(":")
-            path = bare.rsplit(":", 1)[0] if ":" in bare else ""
-        args = [a.strip() for a in split_top(rest, ",")] if rest.strip() else []
-        yield rooted(header), args
 
 
 def _number(model: str, kind: str, raw: str) -> float | None:

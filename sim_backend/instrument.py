@@ -18,6 +18,7 @@ from .scpi import (
     ErrorQueue,
     ScpiError,
     compile_header,
+    program_units,
     rooted,
     scpi,
     split_top,
@@ -77,20 +78,7 @@ class ScpiInstrument(SimInstrument):
 
     def handle(self, message: str) -> str | None:
         replies: list[str] = []
-        path = ""
-        for unit in split_top(message, ";"):
-            unit = unit.strip()
-            if not unit:
-                continue
-            header, _, rest = unit.partition(" ")
-            header = header.strip()
-            if header.startswith(":*"):
-                header = header[1:]
-            if not header.startswith(("*", ":")) and path:
-                header = path + ":" + header
-            if not header.startswith("*"):
-                path = header.lstrip(":").rsplit(":", 1)[0] if ":" in header.lstrip(":") else ""
-            args = [a.strip() for a in split_top(rest, ",")] if rest.strip() else []
+        for header, args in program_units(message):
             reply = self._dispatch(header, args)
             self.bench.clock.advance(self.command_time_s)
             if reply is not None:

@@ -116,6 +116,27 @@ def compile_header(pattern: str) -> re.Pattern[str]:
     return re.compile(prefix + regex + (r"\?" if query else "") + "$", re.IGNORECASE)
 
 
+def program_units(message: str) -> Iterator[tuple[str, list[str]]]:
+    """(rooted header, args) per program message unit of a ';'-joined message, applying the
+    SCPI current-path rule (a unit without a leading ':' continues the previous unit's path)."""
+    path = ""
+    for unit in split_top(message, ";"):
+        unit = unit.strip()
+        if not unit:
+            continue
+        header, _, rest = unit.partition(" ")
+        header = header.strip()
+        if header.startswith(":*"):
+            header = header[1:]
+        if not header.startswith(("*", ":")) and path:
+            header = path + ":" + header
+        if not header.startswith("*"):
+            bare = header.lstrip(":")
+            path = bare.rsplit(":", 1)[0] if ":" in bare else ""
+        args = [a.strip() for a in split_top(rest, ",")] if rest.strip() else []
+        yield rooted(header), args
+
+
 def rooted(header: str) -> str:
     """':'-prefixed form of a program header (common commands '*XYZ' unchanged)."""
     return header if header.startswith((":", "*")) else ":" + header
