@@ -127,12 +127,18 @@ class Keysight81160AChannel(_PymeasureKeysight81160AChannel):
         fall_s: float,
         delay_s: float = 0.0,
         v_low: float = 0.0,
+        present: tuple[float, float] | None = None,
     ) -> None:
         """Pulse shape and levels for a high-impedance load, armed manually (fires on `*TRG`).
 
         Two messages: load INF, function PULS and arm MAN with a query of the present period
         and high level; then period/width, edges, delay and low/high levels (each pair in its
-        safe order) with the error check. The output state is unchanged."""
+        safe order) with the error check. The output state is unchanged.
+
+        `present` = (period s, high level V) the caller knows the channel holds (what it last
+        configured on it): the query is skipped and everything goes in one message. A wrong
+        guess cannot invert a pair silently: the instrument refuses the write (settings
+        conflict) and the error check raises."""
         if not v_low < v_high:
             raise ValueError(f"v_high {v_high} V must exceed v_low {v_low} V")
         if not 0 < width_s < period_s:
@@ -141,7 +147,7 @@ class Keysight81160AChannel(_PymeasureKeysight81160AChannel):
             self.output_load = math.inf
             self.shape = "PULS"
             self.trigger_mode = "MAN"
-            present_period_s, present_high_v = self.period_and_high
+            present_period_s, present_high_v = self.period_and_high if present is None else present
             timing = _ordered_pair(
                 ("pulse_width", width_s), ("pulse_period", period_s), present_period_s
             )

@@ -2,9 +2,10 @@
 
 Protocols speak to a ``Bench`` in cells, volts, seconds and amperes; the bench maps a cell to its
 word, bit and source lines, routes instrument channels there (switch matrices, break before
-make, sources at 0 V while relays move), checks every level against the station's safety limits
-before anything is sent, and drives the role interfaces of the instruments. It never knows
-whether the instruments are real or simulated.
+make, sources at 0 V while relays move; only the gate keeps its level while nothing but a
+ground crosspoint of the cell's BL/SL moves), checks every level against the station's safety
+limits before anything is sent, and drives the role interfaces of the instruments. It never
+knows whether the instruments are real or simulated.
 
 Polarity convention (1T1R): positive cell voltage = SET direction, applied on the BL with the SL
 grounded; negative = RESET direction, applied as +|V| on the SL with the BL grounded.
@@ -17,7 +18,9 @@ first and retries each one's safe state. What was retried is noted in `io_notes`
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
 import math
 import time
 from collections.abc import Sequence
@@ -73,6 +76,8 @@ class Bench:
         self._gate_v: float | None = None
         self._drive_v: float | None = None
         self._drive_on = False
+        #: the drive SMU's current limit (prepare_dc)
+        self._drive_limit_a = 0.0
         #: pulse set-ups last sent, per channel (unchanged ones are not sent again)
         self._pulse_setup: dict[int, tuple] = {}
         #: SET pulses and positive reads share one route: the drive SMU and the BL pulse channel
@@ -84,6 +89,17 @@ class Bench:
             and hasattr(self.drive, "release_when_off")
             and self.wiring.lines["BL"].switch is not None
             and {fns["drive"], fns["pulse_bl"]} <= set(self._row_of)
+        )
+        #: RESET pulses, pulse pairs and reads share that route too: the SL stays on the SL pulse
+        #: channel (its output relay open while reading), and a read adds the SL's ground
+        #: crosspoint, which a RESET pulse or a pair burst opens again (the only relay that
+        #: moves). During a RESET pulse the drive SMU holds the BL at 0 V (output on) as its
+        #: ground; during a pair burst it is released (high impedance) for the BL channel.
+        self._shared_sl = (
+            self._shared_bl
+            and self.pulse_sl is not None
+            and self.wiring.lines["SL"].switch is not None
+            and {fns["pulse_sl"], GND} <= set(self._row_of)
         )
         #: what went wrong on the bus and was recovered (retried reads, stale errors at the end)
         self.io_notes: list[str] = []
@@ -134,27 +150,33 @@ class Bench:
     def route(self, cell: Cell, route: Route) -> None:
         """Connect the cell's lines as asked; everything else on the matrices opens.
 
-        Sources are brought to 0 V before any relay moves (no hot switching)."""
+        Sources are brought to 0 V before any relay moves (no hot switching); the gate keeps its
+        level when only the cell's BL/SL ground crosspoints move (see `_switch_to`)."""
         if self._route == route and self._cell == cell:
             return
         r, c = cell
         wanted: dict[str, set[str]] = {}
+        ground: set[tuple[str, str]] = set()  # (switch, crosspoint) grounding the cell's BL/SL
         for kind, idx, term in (("WL", r, route.wl), ("BL", c, route.bl), ("SL", r, route.sl)):
             group = self.wiring.lines[kind]
             if group.switch is None:
                 continue
             points = wanted.setdefault(group.switch, set())
+            sw = self.station.instruments[group.switch]
             for t in _terms(term):
-                sw = self.station.instruments[group.switch]
                 points.add(sw.crosspoint(self._row_of[t], group.first_column + idx))
-        self._switch_to(wanted)
+            if kind != "WL" and GND in self._row_of:
+                ground.add(
+                    (group.switch, sw.crosspoint(self._row_of[GND], group.first_column + idx))
+                )
+        self._switch_to(wanted, quiet=ground)
         self._route, self._cell = route, cell
 
-    def _zero_sources(self) -> None:
+    def _zero_sources(self, *, keep_gate: bool = False) -> None:
         if self._drive_v:
             self.drive.set_voltage(0.0)
             self._drive_v = 0.0
-        if self._gate_v:
+        if self._gate_v and not keep_gate:
             self.gate.set_voltage(0.0)
             self._gate_v = 0.0
 
@@ -178,6 +200,7 @@ class Bench:
         self.gate.enable()
         self._drive_on = not self._shared_bl
         self._drive_v = self._gate_v = 0.0
+        self._drive_limit_a = i_compliance_a
         self._dc_ready = True
 
     def _drive_hold(self) -> None:
@@ -211,11 +234,43 @@ class Bench:
         self.check_level(line, abs(v), f"{line} voltage")
         drive = self.wiring.functions["drive"]
         gate = self.wiring.functions["gate"]
-        if v >= 0:
-            bl = (drive, self.wiring.functions["pulse_bl"]) if self._shared_bl else drive
-            self.route(cell, Route(wl=gate, bl=bl, sl=GND))
+        if v >= 0 and self._shared_bl:
+            self.route(cell, self._shared_route(ground_sl=True))
+        elif v >= 0:
+            self.route(cell, Route(wl=gate, bl=drive, sl=GND))
         else:
             self.route(cell, Route(wl=gate, bl=GND, sl=drive))
+
+    def _shared_route(self, *, ground_sl: bool) -> Route:
+        """The shared route (see `_shared_bl` / `_shared_sl`): drive SMU and BL pulse channel on
+        the BL; on the SL the SL pulse channel (if shared) and, with `ground_sl`, ground."""
+        fns = self.wiring.functions
+        bl = (fns["drive"], fns["pulse_bl"])
+        if not self._shared_sl:
+            return Route(wl=fns["gate"], bl=bl, sl=GND)
+        sl = (fns["pulse_sl"], GND) if ground_sl else fns["pulse_sl"]
+        return Route(wl=fns["gate"], bl=bl, sl=sl)
+
+    def _smu_can_ground_bl(self) -> bool:
+        """Whether a RESET pulse may use the drive SMU (0 V, output on) as the BL's ground: on
+        the shared route, with DC prepared and its current limit at the station's maximum (a
+        lower limit would let the BL rise in compliance and weaken the pulse); otherwise the
+        BL goes to the ground row of its matrix."""
+        return (
+            self._shared_sl
+            and self._dc_ready
+            and self._drive_limit_a >= self.limits.i_compliance_max_a
+        )
+
+    def _drive_ground(self) -> None:
+        """The drive SMU at 0 V with its output on: the BL's ground during a RESET pulse on the
+        shared route (level and output in one message when it was off)."""
+        if self._drive_on:
+            self._set_drive(0.0)
+            return
+        with _driver_of(self.drive).batch(check_errors=True):
+            self._set_drive(0.0)
+            self._drive_hold()
 
     def dc(self, cell: Cell, v: float, vg: float) -> float:
         """Apply cell voltage `v` (sign = polarity) with gate `vg`; return the cell current (A,
@@ -327,14 +382,21 @@ class Bench:
             )
         term = self.wiring.functions["pulse_bl" if v >= 0 else "pulse_sl"]
         gate = self.wiring.functions["gate"]
+        smu_ground = v < 0 and self._smu_can_ground_bl()
         if v >= 0 and self._shared_bl:  # the read route: no relay moves, the SMU lets go
-            route = Route(wl=gate, bl=(self.wiring.functions["drive"], term), sl=GND)
+            route = self._shared_route(ground_sl=True)
         elif v >= 0:
             route = Route(wl=gate, bl=term, sl=GND)
+        elif smu_ground:
+            # the read route less the SL's ground; the drive SMU holds the BL at 0 V
+            route = self._shared_route(ground_sl=False)
         else:
             route = Route(wl=gate, bl=GND, sl=term)
         self.route(cell, route)
-        self._drive_release()
+        if smu_ground:
+            self._drive_ground()
+        else:
+            self._drive_release()
         self._set_gate(vg)
         period = period_s or max(4 * width_s, width_s + 2 * (rise_s + fall_s) + 20e-9)
         self._configure_pulse(channel, v_high=abs(v), width_s=width_s, period_s=period,
@@ -351,10 +413,16 @@ class Bench:
     def _configure_pulse(self, channel, **setup: float) -> None:
         """`channel.configure_pulse(**setup)` unless that set-up is the one last sent to it."""
         key = tuple(sorted(setup.items()))
-        if self._pulse_setup.get(id(channel)) == key:
+        last = self._pulse_setup.get(id(channel))
+        if last == key:
             return
         self._pulse_setup.pop(id(channel), None)
-        channel.configure_pulse(**setup)
+        if last is not None and _accepts(channel.configure_pulse, "present"):
+            # the period and high level it holds are the ones last sent: no need to ask
+            was = dict(last)
+            channel.configure_pulse(**setup, present=(was["period_s"], was["v_high"]))
+        else:
+            channel.configure_pulse(**setup)
         self._pulse_setup[id(channel)] = key
 
     def pulse_pairs(
@@ -380,17 +448,45 @@ class Bench:
                 "station needs both pulse_bl and pulse_sl channels for pulse pairs"
             )
         fns = self.wiring.functions
-        self.route(cell, Route(wl=fns["gate"], bl=fns["pulse_bl"], sl=fns["pulse_sl"]))
+        if self._shared_sl:  # the read route less the SL's ground, the SMU released first
+            self._drive_release()
+            self.route(cell, self._shared_route(ground_sl=False))
+        else:
+            self.route(cell, Route(wl=fns["gate"], bl=fns["pulse_bl"], sl=fns["pulse_sl"]))
         self._set_gate(vg)
         slot = width_s + rise_s + fall_s + 20e-9
         period = 2 * slot
-        self._configure_pulse(self.pulse_bl, v_high=v_set, width_s=width_s, period_s=period,
-                              rise_s=rise_s, fall_s=fall_s, delay_s=0.0)  # fmt: skip
-        self._configure_pulse(self.pulse_sl, v_high=abs(v_reset), width_s=width_s,
-                              period_s=period, rise_s=rise_s, fall_s=fall_s, delay_s=slot)  # fmt: skip
+        generator = self._generator_of(fns["pulse_bl"])
+        one_generator = generator is self._generator_of(fns["pulse_sl"]) and hasattr(
+            generator, "batch"
+        )
+        try:  # both set-ups in one message (one error check) on a two-channel generator
+            with generator.batch(check_errors=True) if one_generator else contextlib.nullcontext():
+                self._configure_pulse(self.pulse_bl, v_high=v_set, width_s=width_s,
+                                      period_s=period, rise_s=rise_s, fall_s=fall_s,
+                                      delay_s=0.0)  # fmt: skip
+                self._configure_pulse(self.pulse_sl, v_high=abs(v_reset), width_s=width_s,
+                                      period_s=period, rise_s=rise_s, fall_s=fall_s,
+                                      delay_s=slot)  # fmt: skip
+        except BaseException:
+            # what was batched may not have arrived: ask (and send) both set-ups again next time
+            self._pulse_setup.pop(id(self.pulse_bl), None)
+            self._pulse_setup.pop(id(self.pulse_sl), None)
+            raise
+        if one_generator:
+            t0 = time.monotonic()
+            # one message: both outputs on, trigger, both off, one error check
+            with generator.batch(check_errors=True):
+                self.pulse_bl.enable()
+                self.pulse_sl.enable()
+                generator.fire(count)
+                self.pulse_bl.disable()
+                self.pulse_sl.disable()
+            self.station.await_instrument(count * period, since=t0)
+            return
         self.pulse_bl.enable()
         self.pulse_sl.enable()
-        self._fire(self._generator_of(fns["pulse_bl"]), count, count * period)
+        self._fire(generator, count, count * period)
         self.pulse_bl.disable()
         self.pulse_sl.disable()
 
@@ -618,14 +714,25 @@ class Bench:
         """Open every matrix (the SMUs and generators let go of the lines) before a board fire."""
         self._switch_to({g.switch: set() for g in self.wiring.lines.values() if g.switch})
 
-    def _switch_to(self, wanted: dict[str, set[str]]) -> None:
-        """Make each matrix's closed crosspoints exactly `wanted` (break before make)."""
+    def _switch_to(
+        self, wanted: dict[str, set[str]], *, quiet: set[tuple[str, str]] = frozenset()
+    ) -> None:
+        """Make each matrix's closed crosspoints exactly `wanted` (break before make).
+
+        The drive SMU goes to 0 V first, and so does the gate SMU, unless every crosspoint that
+        opens or closes is in `quiet` (`route` passes the ground crosspoints of the cell's BL
+        and SL, pulse outputs being off there): every BL/SL source is then at 0 V or off, so the
+        moving relay carries no current and the line it grounds or frees is at 0 V; the gate,
+        whose WL relay does not move, keeps its level."""
         changed = {
             s: frozenset(p) for s, p in wanted.items() if self._closed.get(s) != frozenset(p)
         }
         if not changed:
             return
-        self._zero_sources()
+        moved = {(s, x) for s, p in changed.items() for x in p ^ self._closed.get(s, frozenset())}
+        self._zero_sources(
+            keep_gate=bool(quiet) and all(s in self._closed for s in changed) and moved <= quiet
+        )
         for s, points in changed.items():
             sw = self.station.instruments[s]
             if s not in self._configured:
@@ -643,6 +750,14 @@ class Bench:
     @staticmethod
     def _update_period(width_s: float, rise_s: float, fall_s: float) -> float:
         return max(4 * width_s, width_s + 2 * (rise_s + fall_s) + 20e-9)
+
+
+def _accepts(fn, name: str) -> bool:
+    """Whether callable `fn` takes a keyword argument `name`."""
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _driver_of(obj: object) -> object:

@@ -153,6 +153,38 @@ def test_configure_pulse_orders_pairs_so_they_never_invert(
         )
 
 
+@pytest.mark.parametrize("ch", CHANNELS)
+@pytest.mark.parametrize(
+    "present, timing, levels",
+    [
+        ((1e-6, 1.0), ("WIDT", "PER"), ("LOW", "HIGH")),
+        ((2e-7, 0.5), ("PER", "WIDT"), ("HIGH", "LOW")),
+    ],
+)
+def test_configure_pulse_with_a_known_present_state_is_one_message(
+    ch: int, present: tuple[float, float], timing: tuple[str, str], levels: tuple[str, str]
+) -> None:
+    value = {"WIDT": "3.000000e-07", "PER": "1.000000e-06", "LOW": "0.600000", "HIGH": "1.500000"}
+    first = ";".join(f":PULS:{k}{ch} {value[k]}" for k in timing)
+    last = ";".join(f":VOLT{ch}:{k} {value[k]}" for k in levels)
+    message = (
+        f":OUTP{ch}:LOAD INF;:FUNC{ch} PULS;:ARM:SOUR{ch} MAN;{first};:PULS:TRAN{ch} 2.500000e-09;"
+        f":PULS:TRAN{ch}:TRA:AUTO 0;:PULS:TRAN{ch}:TRA 4.000000e-09;:PULS:DEL{ch} 1.000000e-08;"
+        f"{last};:SYST:ERR?"
+    )
+    with expected_protocol(Keysight81160A, [(message, NO_ERROR)]) as pg:
+        pg.channel(ch).configure_pulse(
+            v_high=1.5,
+            v_low=0.6,
+            width_s=300e-9,
+            period_s=1e-6,
+            rise_s=2.5e-9,
+            fall_s=4e-9,
+            delay_s=10e-9,
+            present=present,
+        )
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -248,7 +280,10 @@ def test_safe_state_turns_outputs_off_then_levels_to_zero() -> None:
     with expected_protocol(
         Keysight81160A,
         [
-            (":OUTP1 0;:OUTP2 0;:OUTP1:LOAD INF;:PULS:PER1?;:VOLT1:HIGH?", "+1.000000E-06;+1.500000E+00"),
+            (
+                ":OUTP1 0;:OUTP2 0;:OUTP1:LOAD INF;:PULS:PER1?;:VOLT1:HIGH?",
+                "+1.000000E-06;+1.500000E+00",
+            ),
             (
                 ":VOLT1:LOW 0.000000;:VOLT1:HIGH 0.100000;:OUTP2:LOAD INF;:PULS:PER2?;:VOLT2:HIGH?",
                 "+1.000000E-06;-5.000000E-01",
