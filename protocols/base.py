@@ -63,6 +63,30 @@ def validate_ranges(params: Any) -> None:
             raise ParameterError(f"{f.name} = {value} {unit}: valid range is [{lo}, {hi}] {unit}")
 
 
+def check_limits(
+    params: Any,
+    bench: Any,
+    *,
+    bl: tuple[str, ...] = (),
+    sl: tuple[str, ...] = (),
+    wl: tuple[str, ...] = (),
+    widths: tuple[str, ...] = (),
+    counts: tuple[str, ...] = (),
+    compliance: str = "i_compliance_a",
+) -> None:
+    """Check the named parameters against the station limits before the first command:
+    voltages on bit, source (sign ignored: RESET levels are negative) and word lines, pulse
+    widths, pulse counts and the current limit. Errors name the parameter, value and limit."""
+    for line, names in (("BL", bl), ("SL", sl), ("WL", wl)):
+        for name in names:
+            bench.check_level(line, abs(getattr(params, name)), name)
+    for name in widths:
+        bench.check_width(getattr(params, name), name)
+    for name in counts:
+        bench.check_count(getattr(params, name), name)
+    bench.check_compliance(getattr(params, compliance))
+
+
 def get_protocol(name: str) -> types.ModuleType:
     key = name.replace("_", "-")
     if key not in PROTOCOL_MODULES:

@@ -33,7 +33,7 @@ from reramlab.errors import ParameterError
 from reramlab.log import Run
 
 from . import preform as pre
-from .base import Cell, Progress, ProtocolRun, param
+from .base import Cell, Progress, ProtocolRun, check_limits, param
 from .resume import logged_rows
 
 NAME = "cycling"
@@ -79,12 +79,8 @@ class Params:
 
 def check(params: Params, bench: Bench) -> None:
     """Refuse before the first command anything beyond the station limits."""
-    bench.check_level("BL", params.v_set_max, "v_set_max")
-    bench.check_level("SL", abs(params.v_reset_max), "v_reset_max")
-    bench.check_level("BL", params.v_read, "v_read")
-    for name in ("vg_set", "vg_reset", "vg_read"):
-        bench.check_level("WL", getattr(params, name), name)
-    bench.check_compliance(params.i_compliance_a)
+    check_limits(params, bench, bl=("v_set_max", "v_read"), sl=("v_reset_max",),
+                 wl=("vg_set", "vg_reset", "vg_read"))  # fmt: skip
     pre.check(params.preform, bench)
 
 

@@ -52,7 +52,7 @@ from reramlab.errors import ParameterError
 from reramlab.log import Run
 
 from . import preform as pre
-from .base import Cell, Progress, ProtocolRun, param
+from .base import Cell, Progress, ProtocolRun, check_limits, param
 from .programming import pulse
 from .resume import logged_rows
 from .schedules import bursts, log_counts
@@ -143,13 +143,8 @@ def execution_of(params: Params, bench: Bench) -> str:
 
 def check(params: Params, bench: Bench) -> None:
     """Refuse before the first command anything beyond the station limits."""
-    bench.check_level("BL", params.v_set, "v_set")
-    bench.check_level("SL", abs(params.v_reset), "v_reset")
-    bench.check_level("BL", params.v_read, "v_read")
-    for name in ("vg_set", "vg_reset", "vg_read", "vg_update"):
-        bench.check_level("WL", getattr(params, name), name)
-    bench.check_width(params.width_s)
-    bench.check_compliance(params.i_compliance_a)
+    check_limits(params, bench, bl=("v_set", "v_read"), sl=("v_reset",),
+                 wl=("vg_set", "vg_reset", "vg_read", "vg_update"), widths=("width_s",))  # fmt: skip
     needs_pulses = params.mode == "half-select" or params.n_center > 0
     if needs_pulses and (bench.pulse_bl is None or bench.pulse_sl is None):
         raise ParameterError(

@@ -32,7 +32,7 @@ from reramlab.errors import ParameterError
 from reramlab.log import Run
 
 from . import preform as pre
-from .base import Cell, Progress, ProtocolRun, param
+from .base import Cell, Progress, ProtocolRun, check_limits, param
 from .resume import logged_rows
 from .schedules import bursts, log_counts
 
@@ -82,14 +82,9 @@ class Params:
 
 def check(params: Params, bench: Bench) -> None:
     """Refuse before the first command anything beyond the station limits."""
-    bench.check_level("BL", params.v_set, "v_set")
-    bench.check_level("SL", abs(params.v_reset), "v_reset")
-    bench.check_level("BL", params.v_read, "v_read")
-    for name in ("vg", "vg_set", "vg_reset", "vg_read"):
-        bench.check_level("WL", getattr(params, name), name)
-    bench.check_width(params.width_s)
-    bench.check_count(params.n_probe, "n_probe")
-    bench.check_compliance(params.i_compliance_a)
+    check_limits(params, bench, bl=("v_set", "v_read"), sl=("v_reset",),
+                 wl=("vg", "vg_set", "vg_reset", "vg_read"), widths=("width_s",),
+                 counts=("n_probe",))  # fmt: skip
     if bench.pulse_bl is None or bench.pulse_sl is None:
         raise ParameterError("endurance needs a station with pulse_bl and pulse_sl channels")
     pre.check(params.preform, bench)

@@ -18,7 +18,7 @@ from reramlab.bench import Bench
 from reramlab.errors import ParameterError
 from reramlab.log import Run
 
-from .base import Cell, Progress, ProtocolRun, param
+from .base import Cell, Progress, ProtocolRun, check_limits, param
 
 NAME = "forming"
 TITLE = "Forming: gate-limited BL ramp, read after each step, stop when formed"
@@ -50,9 +50,7 @@ class Params:
 
 def check(params: Params, bench: Bench) -> None:
     """Refuse before the first command anything beyond the station limits."""
-    bench.check_level("BL", params.v_stop, "v_stop")
-    bench.check_level("WL", params.vg, "vg")
-    bench.check_compliance(params.i_compliance_a)
+    check_limits(params, bench, bl=("v_stop",), wl=("vg",))
 
 
 def run(bench: Bench, cells: list[Cell], params: Params, log: Run) -> ProtocolRun:

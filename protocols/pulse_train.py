@@ -28,7 +28,7 @@ from reramlab.errors import ParameterError
 from reramlab.log import Run
 
 from . import preform as pre
-from .base import Cell, Progress, ProtocolRun, param
+from .base import Cell, Progress, ProtocolRun, check_limits, param
 from .resume import logged_rows
 
 NAME = "pulse-train"
@@ -110,15 +110,9 @@ def _runs(amplitudes: Iterator[float]) -> list[tuple[float, int]]:
 
 def check(params: Params, bench: Bench) -> None:
     """Refuse before the first command anything beyond the station limits."""
-    bench.check_level("BL", params.v_set, "v_set")
-    bench.check_level("SL", abs(params.v_reset), "v_reset")
-    bench.check_level("BL", params.v_read, "v_read")
-    for name in ("vg_set", "vg_reset", "vg_read"):
-        bench.check_level("WL", getattr(params, name), name)
-    bench.check_width(params.width_set_s, "width_set_s")
-    bench.check_width(params.width_reset_s, "width_reset_s")
-    bench.check_count(params.n_per_read, "n_per_read")
-    bench.check_compliance(params.i_compliance_a)
+    check_limits(params, bench, bl=("v_set", "v_read"), sl=("v_reset",),
+                 wl=("vg_set", "vg_reset", "vg_read"), widths=("width_set_s", "width_reset_s"),
+                 counts=("n_per_read",))  # fmt: skip
     pre.check(params.preform, bench)
 
 
