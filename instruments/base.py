@@ -24,7 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from inspect import getmembers
 from typing import Any, ClassVar
+
+from pymeasure.instruments.common_base import CommonBase, DynamicProperty
 
 #: error queue depth of the instruments we drive; a longer loop means the queue never drains
 MAX_ERRORS = 64
@@ -50,6 +53,12 @@ def error_entry(entry: Any) -> tuple[int, str]:
     return code, message
 
 
+def has_dynamic_properties(cls: type) -> bool:
+    """Whether `cls` has pymeasure dynamic properties (`control(..., dynamic=True)`), i.e.
+    whether its instances have reserved `_special_names` (the test pymeasure uses)."""
+    return any(isinstance(member, DynamicProperty) for _, member in getmembers(cls))
+
+
 class DriverMixin:
     """Raising error checks, batched writes and timeouts for a pymeasure `Instrument`."""
 
@@ -61,6 +70,25 @@ class DriverMixin:
     _pending: list[str] | None = None
     #: a nested `batch(check_errors=True)` asked for a check: the outermost batch does it
     _check_deferred: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a driver without dynamic properties the plain (C) attribute lookup.
+
+        pymeasure's `CommonBase.__getattribute__` runs in Python on every attribute read and
+        looks `_special_names` up twice more through itself, to refuse reads of the reserved
+        names of dynamic properties (`<property>_<parameter>`). A property read makes some 14
+        attribute reads (`values`, `ask`, `write`, `adapter`, `_pending`, ...), so the guard
+        was the largest cost of the driver over pyvisa. A class without dynamic properties
+        has no reserved names (pymeasure derives them from the class's `DynamicProperty`
+        members alone), so the guard can never fire: such a class gets `object`'s lookup.
+        A class with dynamic properties keeps pymeasure's guard."""
+        super().__init_subclass__(**kwargs)
+        if "__getattribute__" in vars(cls):
+            return  # the class defines its own
+        if not has_dynamic_properties(cls):
+            cls.__getattribute__ = object.__getattribute__  # type: ignore[method-assign]
+        elif cls.__getattribute__ is object.__getattribute__:  # inherited from a driver above
+            cls.__getattribute__ = CommonBase.__getattribute__  # type: ignore[method-assign]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("read_termination", "\n")
@@ -148,36 +176,43 @@ class DriverMixin:
 
     def write(self, command: str, **kwargs: Any) -> None:
         """Write `command`, or queue it while a `batch()` is open."""
-        if self._pending is not None and not kwargs:
-            self._pending.append(command)
+        pending = self._pending
+        if pending is not None and not kwargs:
+            pending.append(command)
             return
-        self.flush()
+        if pending:
+            self.flush()
         super().write(command, **kwargs)  # type: ignore[misc]
 
     def ask(self, command: str, query_delay: float | None = None) -> str:
         """Write a query and read the reply (pending batched commands go first)."""
-        if not self.chain_queries:
+        if self._pending and not self.chain_queries:
             self.flush()
         return super().ask(command, query_delay)  # type: ignore[misc]
 
     def read(self, **kwargs: Any) -> str:
-        self.flush()
+        if self._pending:  # nothing to send outside a batch
+            self.flush()
         return super().read(**kwargs)  # type: ignore[misc]
 
     def read_bytes(self, count: int, **kwargs: Any) -> bytes:
-        self.flush()
+        if self._pending:  # nothing to send outside a batch
+            self.flush()
         return super().read_bytes(count, **kwargs)  # type: ignore[misc]
 
     def write_bytes(self, content: bytes, **kwargs: Any) -> None:
-        self.flush()
+        if self._pending:  # nothing to send outside a batch
+            self.flush()
         super().write_bytes(content, **kwargs)  # type: ignore[misc]
 
     def write_binary_values(self, command: str, values: Sequence[float], *args, **kwargs) -> None:
-        self.flush()
+        if self._pending:  # nothing to send outside a batch
+            self.flush()
         super().write_binary_values(command, values, *args, **kwargs)  # type: ignore[misc]
 
     def read_binary_values(self, **kwargs: Any) -> Any:
-        self.flush()
+        if self._pending:  # nothing to send outside a batch
+            self.flush()
         return super().read_binary_values(**kwargs)  # type: ignore[misc]
 
     # -- recovering the bus ------------------------------------------------------------------
