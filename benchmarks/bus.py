@@ -11,6 +11,7 @@ periods), the reads (their aperture) and nothing else take.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -48,9 +49,16 @@ def _table(path: Path, name: str) -> np.ndarray:
     return found[-1]
 
 
-def _session(tmp: Path, cells: str):
-    """A sim bench with `cells` formed, clock and transaction counter ready to measure."""
-    _, connected, bench = open_bench(load_station("sim"), sim=True, sim_dir=tmp)
+def _session(tmp: Path, cells: str, station: str = "sim"):
+    """A simulated bench with `cells` formed, clock and transaction counter ready to measure.
+
+    A lab station runs with `--sim` on the 130 nm preset of `sim` (the program-verify defaults
+    are [A]'s 130 nm levels), so that the stations differ only in instruments and wiring."""
+    spec = load_station(station)
+    if station != "sim":
+        sim_spec = spec.spec.sim.model_copy(update={"preset": "cmo-hfox-130nm"})
+        spec = dataclasses.replace(spec, spec=spec.spec.model_copy(update={"sim": sim_spec}))
+    _, connected, bench = open_bench(spec, sim=True, sim_dir=tmp)
     execute("forming", out=tmp / "form.h5", cells=cells, bench=bench)
     return connected, bench
 
@@ -73,6 +81,7 @@ def endurance() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         connected, bench = _session(tmp, "0:1,0:1")
+        line_hz = _line_frequency_hz(connected, bench)
         for k, (bus, lat) in enumerate({"ideal": 0.0, **LATENCY_S}.items()):
             out = tmp / f"e{k}.h5"
             res[bus] = _measure(connected, bench, "endurance", out, "0:1,0:1", settings, lat)
@@ -87,7 +96,7 @@ def endurance() -> list[dict]:
     probes = n[np.isin(op, ["set_pulse", "reset_pulse"])].sum()
     reads = int((op == "read").sum())
     pulses = 2 * pairs + probes
-    floor = pairs * pair_period + probes * probe_period + reads * p.nplc / LINE_FREQ_HZ
+    floor = pairs * pair_period + probes * probe_period + reads * p.nplc / line_hz
     tr, _, wall = res["ideal"]
     note = (f"{int(pairs)} SET/RESET pairs + {int(probes)} probe pulses, {reads} reads "
             f"(endurance protocol defaults, n_cycles={ENDURANCE_PAIRS}); floor {floor:.4g} s")  # fmt: skip
@@ -103,14 +112,20 @@ def endurance() -> list[dict]:
     return out
 
 
-def program_verify() -> list[dict]:
+def program_verify(station: str = "sim", suffix: str = "", settings: dict | None = None,
+                   what: str = "") -> list[dict]:  # fmt: skip
+    """P&V of the 32-level default grid on `PV_CELLS` of `station`: transactions per iteration
+    and bench time (ideal bus and GPIB) against the floor (pulse periods + read apertures)."""
     res = {}
+    settings = settings or {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for bus, lat in {"ideal": 0.0, "gpib": LATENCY_S["gpib"]}.items():
-            connected, bench = _session(tmp / bus if (tmp / bus).mkdir() is None else tmp, PV_CELLS)
+            (tmp / bus).mkdir()
+            connected, bench = _session(tmp / bus, PV_CELLS, station)
+            line_hz = _line_frequency_hz(connected, bench)
             out = tmp / f"pv-{bus}.h5"
-            res[bus] = _measure(connected, bench, "program-verify", out, PV_CELLS, {}, lat)
+            res[bus] = _measure(connected, bench, "program-verify", out, PV_CELLS, settings, lat)
             cells = _table(out, "cells")
             ops = _ops(out)
             res[bus] += (int(cells["iterations"].sum()), int(cells["converged"].sum()), ops)
@@ -121,21 +136,29 @@ def program_verify() -> list[dict]:
     widths = ops["width_s"][op != "read"].astype(float)
     periods = np.maximum(4 * widths, widths + 2 * 10e-9 + 20e-9)
     reads = int((op == "read").sum())
-    floor = float((n_pulses * periods).sum()) + reads * 1.0 / LINE_FREQ_HZ  # nplc 1
-    note = f"32 levels on {PV_CELLS} (32 cells), {iters} iterations, {conv}/32 converged"
+    floor = float((n_pulses * periods).sum()) + reads * 1.0 / line_hz  # nplc 1
+    note = (f"{station}{what}: 32 levels on {PV_CELLS} (32 cells), {iters} iterations, "
+            f"{conv}/32 converged")  # fmt: skip
     g_tr, g_bench, *_ = res["gpib"]
     g_iters = res["gpib"][3]
     return [
-        {"name": "pv_transactions_per_iteration", "value": tr / max(iters, 1), "unit": "1",
-         "note": f"{tr} transactions / {iters} pulse+verify iterations, incl. per-cell set-up "
-                 f"(target <= 2); {note}"},
-        {"name": "pv_bench_time_ratio", "value": g_bench / (floor * g_iters / max(iters, 1)),
-         "unit": "1", "note": f"bench time at GPIB {LATENCY_S['gpib'] * 1e3:g} ms/transaction "
-                              f"/ floor (pulse periods + 1-PLC read apertures); {note}"},
-        {"name": "pv_bench_time_ratio_ideal_bus", "value": bench_s / floor, "unit": "1",
+        {"name": f"pv_transactions_per_iteration{suffix}", "value": tr / max(iters, 1),
+         "unit": "1", "note": f"{tr} transactions / {iters} pulse+verify iterations, incl. "
+                              f"per-cell set-up (target <= 2); {note}"},
+        {"name": f"pv_bench_time_ratio{suffix}",
+         "value": g_bench / (floor * g_iters / max(iters, 1)), "unit": "1",
+         "note": f"bench time at GPIB {LATENCY_S['gpib'] * 1e3:g} ms/transaction / floor (pulse "
+                 f"periods + 1-PLC read apertures at {line_hz:g} Hz); {note}"},
+        {"name": f"pv_bench_time_ratio_ideal_bus{suffix}", "value": bench_s / floor, "unit": "1",
          "note": f"the same at latency_s = 0; {note}"},
-        {"name": "pv_wall_s", "value": wall, "unit": "s", "note": "simulation wall time"},
+        {"name": f"pv_wall_s{suffix}", "value": wall, "unit": "s", "note": "simulation wall time"},
     ]  # fmt: skip
+
+
+def _line_frequency_hz(connected, bench) -> float:
+    """The power-line frequency the drive SMU's twin integrates over (its NPLC unit)."""
+    name = bench.wiring.functions["drive"].split(".")[0]
+    return float(getattr(connected.simulator.instruments[name], "line_frequency_hz", LINE_FREQ_HZ))
 
 
 def visa_overhead(n: int = 2000, repeats: int = 5) -> list[dict]:
@@ -172,6 +195,17 @@ def run() -> list[dict]:
         out.append({"name": "endurance_transactions_per_pulse", "value": float("nan"),
                     "unit": "1", "note": f"not measured: {e}"})  # fmt: skip
     out += program_verify()
+    out += program_verify(
+        "lab-2636b-81160-707b",
+        "_2636b_tsp",
+        what=" (--sim, 130 nm chip, verify loop on the 2636B as a TSP script)",
+    )
+    out += program_verify(
+        "lab-2636b-81160-707b",
+        "_2636b_host",
+        {"loop": "host"},
+        " (--sim, 130 nm chip, verify loop on the host)",
+    )
     out += visa_overhead()
     return out
 

@@ -16,6 +16,7 @@ model inside one ``loadandrunscript ... endscript`` block (source list, measure 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,11 +24,13 @@ import numpy as np
 from pymeasure.instruments import Channel, Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from .base import DriverMixin
+from .base import DriverMixin, InstrumentError
 from .smu_channel import SourceMeterChannel
 
 V_RANGES_V = (0.2, 2.0, 20.0, 200.0)  # each allows 1 % over range
 BOOL = {True: 1, False: 0}
+#: what `call_script` prints before a Lua error message
+SCRIPT_ERROR = "reramlab-script-error: "
 ALIASES = {"a": "a", "b": "b", 1: "a", 2: "b", "1": "a", "2": "b", "smua": "a", "smub": "b"}
 
 
@@ -202,6 +205,38 @@ class Keithley2636B(DriverMixin, SCPIMixin, Instrument):
         if key is None:
             raise ValueError(f"{self.name} has channels 'a' and 'b' (or 1, 2), not {which!r}")
         return self.smua if key == "a" else self.smub
+
+    # -- user scripts ------------------------------------------------------------------------
+    def load_script(self, name: str, source: str) -> None:
+        """Load `source` (Lua) as the user script `name` (``loadscript`` ... ``endscript``) and
+        run it once (``name.run()``), so that the functions it defines exist; raises
+        `InstrumentError` on a compile or run error."""
+        if not re.fullmatch(r"[A-Za-z_]\w*", name):
+            raise ValueError(f"script name {name!r}: letters, digits and '_' only")
+        self.write(f"loadscript {name}\n{source.strip()}\nendscript")
+        self.write(f"{name}.run()")
+        self.check_errors()
+
+    def call_script(self, expression: str, *, timeout_s: float = 10.0) -> str:
+        """Evaluate `expression` (typically a call of a function a loaded script defined) on
+        the instrument and return what it evaluates to, printed. It runs under ``pcall``, so a
+        Lua error inside comes back as text (always a reply, never a timeout) and raises
+        `InstrumentError` with that message and whatever the error queue holds."""
+        chunk = (
+            f"reramlab_ok, reramlab_out = pcall(function() return {expression} end) "
+            f"if reramlab_ok then print(reramlab_out) "
+            f"else print('{SCRIPT_ERROR}' .. tostring(reramlab_out)) end"
+        )
+        with self.timeout_at_least(timeout_s):
+            reply = str(self.ask(chunk)).strip()
+        if reply.startswith(SCRIPT_ERROR):
+            try:
+                self.check_errors()
+                queued: list[tuple[int, str]] = []
+            except InstrumentError as e:
+                queued = e.errors
+            raise InstrumentError(self.name, queued, f"script error: {reply[len(SCRIPT_ERROR) :]}")
+        return reply
 
     def safe_state(self) -> None:
         """Both SMUs: 0 V, output off, in one chunk."""

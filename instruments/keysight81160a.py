@@ -168,6 +168,14 @@ class Keysight81160AChannel(_PymeasureKeysight81160AChannel):
             self.trigger_mode = "MAN"
             self.output = True
 
+    def enable_external(self) -> None:
+        """Output on, armed by the trigger input: one period per pulse there (a cable from
+        another instrument's trigger line), never by the bus, never free-running."""
+        with self.parent.batch(check_errors=True):
+            self.trigger_mode = "EXT"
+            self.trigger_count = 1
+            self.output = True
+
     def disable(self) -> None:
         """Output off."""
         with self.parent.batch(check_errors=True):

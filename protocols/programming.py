@@ -50,12 +50,14 @@ import numpy as np
 from reramlab.bench import Bench
 from reramlab.errors import ParameterError
 from reramlab.log import Run
+from reramlab.onboard import OnboardVerify
 
 from .base import Cell, param
 from .preform import G_PRISTINE_MAX_S
 
 ALGORITHMS = ("identical", "ispva", "igvva")
 MODES = ("incremental", "cumulative")
+LOOPS = ("auto", "host", "instrument")
 
 
 @dataclass(frozen=True)
@@ -104,12 +106,23 @@ class ProgramParams:
     )
     n_reset_first: int = param(0, "1", "RESET pulses (one burst) before the loop: a common low "
                                "start state", lo=0, hi=100_000)  # fmt: skip
+    loop: str = param(
+        "auto", "", "where the verify loop runs: host | instrument (a TSP script on the drive "
+        "SMU; identical and igvva) | auto (instrument when the station can)",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise ParameterError(f"algorithm = {self.algorithm!r}: one of {', '.join(ALGORITHMS)}")
         if self.mode not in MODES:
             raise ParameterError(f"mode = {self.mode!r}: one of {', '.join(MODES)}")
+        if self.loop not in LOOPS:
+            raise ParameterError(f"loop = {self.loop!r}: one of {', '.join(LOOPS)}")
+        if self.loop == "instrument" and self.algorithm == "ispva":
+            raise ParameterError(
+                "loop = 'instrument': ispva changes the pulse amplitude, which only the host can "
+                "set on the pulse generator; use loop = host (or identical / igvva)"
+            )
         if self.g_max_s < self.g_min_s:
             raise ParameterError(f"g_max_s = {self.g_max_s} S is below g_min_s = {self.g_min_s} S")
         if any(not 0 < g < 1e-2 for g in self.targets_s):
@@ -168,6 +181,20 @@ def check_programming(p: ProgramParams, bench: Bench) -> None:
         bench.check_width(p.form_width_s, "form_width_s")
     bench.check_count(p.n_reset_first, "n_reset_first")
     bench.check_compliance(p.i_compliance_a)
+    if p.loop == "instrument" and bench.onboard is None:
+        raise ParameterError(
+            "loop = 'instrument': this station cannot run the verify loop on an instrument (it "
+            "needs a TSP drive SMU holding drive and gate, the matrix on its TSP-Link network "
+            "(wiring.tsplink) and the pulse generator's trigger input on one of its digital I/O "
+            "lines (wiring.triggers)); use loop = host or auto"
+        )
+
+
+def onboard_runner(bench: Bench, p: ProgramParams) -> OnboardVerify | None:
+    """The on-instrument loop runner to use for `p` on `bench` (None: the host runs it)."""
+    if p.loop == "host" or p.algorithm == "ispva":
+        return None
+    return bench.onboard
 
 
 def check_reads(p: ProgramParams, bench: Bench, program: bool) -> None:
@@ -226,9 +253,13 @@ def program_cell(
 ) -> dict[str, Any]:
     """Form (if asked), precondition (if asked) and write-verify one cell to `target_s`.
 
-    Returns the cell's outcome: target, start and final G, pulses, convergence, and the bench
-    times of its last pulse (`t_prog_s`, NaN if none) and final verify read (`t_final_s`).
+    Returns the cell's outcome: target, start and final G, pulses, convergence, where the loop
+    ran, and the bench times of its last pulse (`t_prog_s`, NaN if none) and final verify read
+    (`t_final_s`).
     """
+    runner = onboard_runner(bench, p)
+    if runner is not None:
+        return _program_cell_onboard(runner, bench, cell, target_s, p, log)
     g, t_read = verify(bench, cell, p, log)
     g_start, t_prog = g, math.nan
     if g < p.g_formed_s and p.v_form > 0:
@@ -252,7 +283,60 @@ def program_cell(
         "target_g_s": target_s, "g_start_s": g_start, "final_g_s": g,
         "iterations": n[1] + n[-1], "n_set": n[1], "n_reset": n[-1],
         "converged": bool(formed and abs(g - target_s) <= window), "formed": bool(formed),
-        "algorithm": p.algorithm, "t_prog_s": t_prog, "t_final_s": t_read,
+        "algorithm": p.algorithm, "loop": "host", "t_prog_s": t_prog, "t_final_s": t_read,
+    }  # fmt: skip
+
+
+def _program_cell_onboard(runner: OnboardVerify, bench: Bench, cell: Cell, target_s: float,
+                          p: ProgramParams, log: Run) -> dict[str, Any]:  # fmt: skip
+    """`program_cell` with the write-verify loop on the instrument (`reramlab.onboard`): the
+    optional forming pulse and RESET burst stay on the host, then one call runs the loop; every
+    verify read and pulse it made is logged as if the host had made it."""
+    g_start = t_prog = math.nan
+    if p.v_form > 0 or p.n_reset_first:
+        g, t_read = verify(bench, cell, p, log)
+        g_start = g
+        if g < p.g_formed_s and p.v_form > 0:
+            t_prog = pulse(bench, cell, p.v_form, p.form_width_s, p.vg_set, log, "form_pulse")
+            g, t_read = verify(bench, cell, p, log)
+        if g < p.g_formed_s:
+            return {
+                "target_g_s": target_s, "g_start_s": g_start, "final_g_s": g, "iterations": 0,
+                "n_set": 0, "n_reset": 0, "converged": False, "formed": False,
+                "algorithm": p.algorithm, "loop": "instrument", "t_prog_s": t_prog,
+                "t_final_s": t_read,
+            }  # fmt: skip
+        if p.n_reset_first:
+            v_reset = p.table_rows()[0][2]
+            t_prog = pulse(bench, cell, v_reset, p.width_s, p.vg_reset, log, count=p.n_reset_first)
+    v_set, v_reset = p.amplitudes(target_s)
+    ladder = p.algorithm == "igvva"
+    steps = runner.program(
+        cell, target_s=target_s, window_s=p.acceptance * target_s, v_set=v_set, v_reset=v_reset,
+        width_s=p.width_s, vg_set=p.vg_set, vg_reset=p.vg_reset,
+        vg_set_start=p.vg_set_start if ladder else p.vg_set,
+        vg_reset_start=p.vg_reset_start if ladder else p.vg_reset,
+        vg_step=p.vg_step if ladder else 0.0, cumulative=p.mode == "cumulative",
+        v_read=p.v_read, vg_read=p.vg, g_formed_s=p.g_formed_s, max_iterations=p.max_iterations,
+    )  # fmt: skip
+    n = {1: 0, -1: 0}
+    for step in steps:
+        if step.polarity:
+            v = v_set if step.polarity > 0 else v_reset
+            op = "set_pulse" if step.polarity > 0 else "reset_pulse"
+            log.op(cell, op, t_s=step.t_pulse_s, v=v, width_s=p.width_s, vg=step.vg_pulse, n=1)
+            n[step.polarity] += 1
+            t_prog = step.t_pulse_s
+        log.op(cell, "read", t_s=step.t_s, v=p.v_read, vg=p.vg, i_a=step.g_s * p.v_read,
+               g_s=step.g_s)  # fmt: skip
+    first, last = steps[0], steps[-1]
+    formed = first.g_s >= p.g_formed_s
+    return {
+        "target_g_s": target_s, "g_start_s": first.g_s if math.isnan(g_start) else g_start,
+        "final_g_s": last.g_s, "iterations": n[1] + n[-1], "n_set": n[1], "n_reset": n[-1],
+        "converged": bool(formed and abs(last.g_s - target_s) <= p.acceptance * target_s),
+        "formed": bool(formed), "algorithm": p.algorithm, "loop": "instrument",
+        "t_prog_s": t_prog, "t_final_s": last.t_s,
     }  # fmt: skip
 
 

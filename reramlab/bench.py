@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reramlab.errors import SafetyLimitError
+from reramlab.onboard import OnboardVerify
 from reramlab.retry import READ_POLICY, SAFE_POLICY, plausible_number
 from reramlab.stations.connect import ConnectedStation
 from reramlab.stations.schema import Limits
@@ -101,9 +102,17 @@ class Bench:
             and self.wiring.lines["SL"].switch is not None
             and {fns["pulse_sl"], GND} <= set(self._row_of)
         )
+        #: both pulse channels armed for their trigger input (`arm_pulse_outputs_external`);
+        #: any host-side pulse set-up or fire re-arms them for the bus trigger
+        self.pulse_outputs_armed_external = False
         #: what went wrong on the bus and was recovered (retried reads, stale errors at the end)
         self.io_notes: list[str] = []
         self._names = {id(inst): name for name, inst in station.instruments.items()}
+
+    @functools.cached_property
+    def onboard(self) -> OnboardVerify | None:
+        """The on-instrument write-verify loop of this station (None if it cannot run one)."""
+        return OnboardVerify.of(self)
 
     # -- time --------------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -154,6 +163,15 @@ class Bench:
         level when only the cell's BL/SL ground crosspoints move (see `_switch_to`)."""
         if self._route == route and self._cell == cell:
             return
+        wanted, ground = self.crosspoints(cell, route)
+        self._switch_to(wanted, quiet=ground)
+        self._route, self._cell = route, cell
+
+    def crosspoints(
+        self, cell: Cell, route: Route
+    ) -> tuple[dict[str, set[str]], set[tuple[str, str]]]:
+        """The matrix crosspoints of `route` for `cell` ({switch: names}) and the ones that
+        would ground the cell's BL and SL ({(switch, name)})."""
         r, c = cell
         wanted: dict[str, set[str]] = {}
         ground: set[tuple[str, str]] = set()  # (switch, crosspoint) grounding the cell's BL/SL
@@ -169,8 +187,7 @@ class Bench:
                 ground.add(
                     (group.switch, sw.crosspoint(self._row_of[GND], group.first_column + idx))
                 )
-        self._switch_to(wanted, quiet=ground)
-        self._route, self._cell = route, cell
+        return wanted, ground
 
     def _zero_sources(self, *, keep_gate: bool = False) -> None:
         if self._drive_v:
@@ -404,6 +421,7 @@ class Bench:
         generator = self._generator_of(term)
         t0 = time.monotonic()
         # one message: output on, trigger, output off, one error check
+        self.pulse_outputs_armed_external = False
         with generator.batch(check_errors=True):
             channel.enable()
             generator.fire(count)
@@ -412,6 +430,7 @@ class Bench:
 
     def _configure_pulse(self, channel, **setup: float) -> None:
         """`channel.configure_pulse(**setup)` unless that set-up is the one last sent to it."""
+        self.pulse_outputs_armed_external = False
         key = tuple(sorted(setup.items()))
         last = self._pulse_setup.get(id(channel))
         if last == key:
@@ -490,8 +509,32 @@ class Bench:
         self.pulse_bl.disable()
         self.pulse_sl.disable()
 
+    def configure_pulse_channel(self, channel, **setup: float) -> None:
+        """A pulse channel's shape and levels (`PulseChannel.configure_pulse`; nothing is sent
+        if it already holds them). The caller has checked the levels against the limits."""
+        self._configure_pulse(channel, **setup)
+
+    def arm_pulse_outputs_external(self) -> None:
+        """Both pulse channels armed for the generator's trigger input and their outputs on
+        (one message), for a script that pulses that input (`reramlab.onboard`)."""
+        channels = [ch for ch in (self.pulse_bl, self.pulse_sl) if ch is not None]
+        with _driver_of(channels[0]).batch(check_errors=True):
+            for ch in channels:
+                ch.enable_external()
+        self.pulse_outputs_armed_external = True
+
+    def after_script(self, cell: Cell, *, read_route: str, switch: str, vg: float) -> None:
+        """What an on-instrument loop left: the cell on its read route (matrix `switch` holds
+        exactly the crosspoints `read_route`), the drive on at 0 V, the gate at `vg`."""
+        fns = self.wiring.functions
+        self._closed[switch] = frozenset(filter(None, read_route.split(",")))
+        self._route = Route(wl=fns["gate"], bl=fns["drive"], sl=GND)
+        self._cell = cell
+        self._drive_v, self._drive_on, self._gate_v = 0.0, True, vg
+
     def _fire(self, generator, count: int, busy_s: float) -> None:
         """One bus trigger, then wait for the burst to end before any output changes."""
+        self.pulse_outputs_armed_external = False
         t0 = time.monotonic()
         generator.fire(count)
         self.station.await_instrument(busy_s, since=t0)
@@ -535,6 +578,7 @@ class Bench:
                 problems.append(f"{name}: {e}")
         self._closed.clear()
         self._pulse_setup.clear()
+        self.pulse_outputs_armed_external = False
         self._drive_on = False
         self._route = None
         self._dc_ready = False

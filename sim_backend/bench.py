@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,12 @@ class SimBench:
     events: list[BenchEvent] = field(default_factory=list)
     #: every (instrument, message) received, for audits; None disables recording
     command_log: list[tuple[str, str]] | None = None
+    #: TSP-Link network: instrument name -> node number
+    tsplink: dict[str, int] = field(default_factory=dict)
+    #: trigger cables: "<instrument>.dio<N>" -> name of the instrument whose trigger input it drives
+    triggers: dict[str, str] = field(default_factory=dict)
+    #: name -> simulated instrument (set by the library once they exist)
+    instruments: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._by_column = {v: k for k, v in self.matrix_columns.items()}
@@ -104,6 +111,22 @@ class SimBench:
             )  # fmt: skip
         if any(_any_bias(s["v_bl"], s["v_sl"]) for s in seq):
             self.model.apply_sequence(seq, repeat=repeat)
+
+    def assert_trigger(self, source: str) -> None:
+        """A digital I/O line (`source`, "smu.dio1") pulses: the instrument cabled to it (if any)
+        gets an external trigger."""
+        target = self.instruments.get(self.triggers.get(source, ""))
+        if target is not None:
+            target.external_trigger()
+
+    def tsplink_node(self, caller: str, node: int) -> Any:
+        """The instrument at TSP-Link `node` of `caller`'s network (None if there is none)."""
+        if caller not in self.tsplink:
+            return None
+        for name, number in self.tsplink.items():
+            if number == node:
+                return self.instruments.get(name)
+        return None
 
     # -- wiring ------------------------------------------------------------------------------
     def connections(self) -> dict[str, set[str]]:

@@ -53,6 +53,17 @@ class SimInstrument:
     def error(self, err: tuple[int, str], detail: str = "") -> None:
         self.errors.push(err[0], err[1] + (f"; {detail}" if detail else ""))
 
+    #: set by the library when it records commands for the audit: called with (instrument name,
+    #: program message, refused) for a command the instrument executed on its own
+    own_command_hook: Callable[[str, str, bool], None] | None = None
+
+    def record_effect(self, text: str, refused: bool = False) -> None:
+        """Report a command this instrument executed without receiving it (a statement of a
+        stored script), written as the equivalent program message, so the safety audit sees
+        it as if it had been sent."""
+        if self.own_command_hook is not None:
+            self.own_command_hook(self.name, text, refused)
+
     def handle(self, message: str) -> str | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -165,6 +176,10 @@ class ScpiInstrument(SimInstrument):
     def trigger(self) -> None:
         """Bus trigger (*TRG). Instruments without a trigger model ignore it."""
 
+    def external_trigger(self) -> None:
+        """A pulse on the trigger input cable (`SimBench.assert_trigger`). Ignored unless the
+        instrument is armed for it."""
+
 
 # -- TSP (Keithley Test Script Processor) ------------------------------------------------------
 
@@ -211,22 +226,39 @@ class TspInstrument(SimInstrument):
             return None
         out: list[str] = []
         for stmt in _tsp_statements(text):
-            self.bench.clock.advance(self.command_time_s)
-            for regex, attr in self._tsp_table:
-                m = regex.match(stmt)
-                if m:
-                    try:
-                        reply = getattr(self, attr)(**m.groupdict())
-                    except ScpiError as e:
-                        self.errors.push(e.code, e.message)
-                        break
-                    if reply is not None:
-                        out.append(reply)
-                    break
-            else:
-                self.error(TSP_SYNTAX_ERROR, f"unexpected statement near '{stmt[:40]}'")
+            if not self._statement(stmt, out):
                 break  # Lua aborts the chunk at the first error
         return "\n".join(out) if out else None
+
+    def _statement(self, stmt: str, out: list[str]) -> bool:
+        """Run one statement (replies appended to `out`); False ends the chunk."""
+        return self._table_statement(stmt, self._match(stmt), out)
+
+    def _match(self, stmt: str) -> tuple[re.Match[str], str] | None:
+        """The handler-table entry `stmt` matches, if any."""
+        for regex, attr in self._tsp_table:
+            m = regex.match(stmt)
+            if m:
+                return m, attr
+        return None
+
+    def _table_statement(
+        self, stmt: str, hit: tuple[re.Match[str], str] | None, out: list[str]
+    ) -> bool:
+        """Run `stmt` through its handler (`hit`); an unknown statement ends the chunk."""
+        self.bench.clock.advance(self.command_time_s)
+        if hit is None:
+            self.error(TSP_SYNTAX_ERROR, f"unexpected statement near '{stmt[:40]}'")
+            return False
+        m, attr = hit
+        try:
+            reply = getattr(self, attr)(**m.groupdict())
+        except ScpiError as e:
+            self.errors.push(e.code, e.message)
+            return True
+        if reply is not None:
+            out.append(reply)
+        return True
 
     @tsp(r"print\(\s*errorqueue\.count\s*\)")
     def _eq_count(self) -> str:

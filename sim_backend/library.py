@@ -170,6 +170,8 @@ class ReramSimLibrary(SimVisaLibrary):
                 k: (v[0], int(v[1])) for k, v in wiring.get("matrix_columns", {}).items()
             },
             cabled={k: list(v) for k, v in wiring.get("cabled", {}).items()},
+            tsplink={k: int(v) for k, v in wiring.get("tsplink", {}).items()},
+            triggers={k: str(v) for k, v in wiring.get("triggers", {}).items()},
         )
         #: seconds added to the clock per VISA write (bus latency model; 0 = ideal bus)
         self.latency_s = float(config.get("latency_s", 0.0))
@@ -196,7 +198,11 @@ class ReramSimLibrary(SimVisaLibrary):
             dev.resource_name = key
             devices[key] = dev
         self.devices = devices
+        self.bench.instruments = self.instruments
         self.recorder = self._make_recorder(config)
+        if self.recorder is not None:  # what scripts make instruments do, for the audit too
+            for inst in self.instruments.values():
+                inst.own_command_hook = self.recorder.record
         self._fault_specs = config.get("faults") or []
         try:
             self.faults.configure(self._fault_specs)

@@ -77,7 +77,9 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if parent is None:
         return data
     if not isinstance(parent, str) or not parent.strip():
-        raise StationError(f"{path}: extends: expected the path or name of a station file, got {parent!r}")
+        raise StationError(
+            f"{path}: extends: expected the path or name of a station file, got {parent!r}"
+        )
     parent_path = resolve(parent if Path(parent).is_absolute() else _sibling(path, parent))
     return _merge(_load_raw(parent_path, (*seen, path)), data)
 

@@ -64,11 +64,37 @@ class Wiring(Strict):
     pulse_sl (pulse-generator channels for SET and RESET pulses).
     `matrix_rows` names the terminal on each matrix row letter (same on every matrix: the
     instrument outputs are teed to all of them).
+    `tsplink` gives the TSP-Link node number of each instrument on one TSP-Link network (a 2600B
+    script then reaches the others as `node[N]`); `triggers` names, for a digital I/O line of
+    an instrument ("smu.dio1"), the instrument whose trigger input it is cabled to. Both are
+    optional: with them, a TSP drive SMU can run a write-verify loop on the instrument.
     """
 
     functions: dict[Literal["drive", "gate", "pulse_bl", "pulse_sl"], str]
     matrix_rows: dict[str, str] = Field(default_factory=dict)
     lines: dict[Literal["WL", "BL", "SL"], LineGroup]
+    tsplink: dict[str, int] = Field(default_factory=dict)
+    triggers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tsplink")
+    @classmethod
+    def _nodes(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, node in v.items():
+            if not 1 <= node <= 64:
+                raise ValueError(f"{name}: TSP-Link node {node} outside 1..64")
+        if len(set(v.values())) != len(v):
+            raise ValueError(f"two instruments share a TSP-Link node number: {v}")
+        return v
+
+    @field_validator("triggers")
+    @classmethod
+    def _trigger_lines(cls, v: dict[str, str]) -> dict[str, str]:
+        for line in v:
+            if not re.fullmatch(r"[A-Za-z_][\w-]*\.dio([1-9]|1[0-4])", line):
+                raise ValueError(
+                    f"{line!r}: expected '<instrument>.dio<N>' (a digital I/O line, N = 1..14)"
+                )
+        return v
 
     @field_validator("functions", "matrix_rows")
     @classmethod
@@ -244,6 +270,15 @@ class StationSpec(Strict):
             if term != "gnd" and inst not in names:
                 raise ValueError(
                     f"wiring: terminal {term!r} names no instrument (have {sorted(names)})"
+                )
+        for key, inst in [(f"tsplink.{n}", n) for n in self.wiring.tsplink] + [
+            (f"triggers.{line}", name)
+            for line, name in self.wiring.triggers.items()
+            for name in (line.split(".")[0], name)
+        ]:
+            if inst not in names:
+                raise ValueError(
+                    f"wiring.{key}: no instrument named {inst!r} (have {sorted(names)})"
                 )
         board_channels: dict[str, set[int]] = {}
         for kind, group in self.wiring.lines.items():

@@ -85,6 +85,8 @@ def resource_dict(spec: StationSpec, classes: dict[str, type]) -> dict[str, Any]
                 "matrix_rows": matrix_rows,
                 "matrix_columns": matrix_columns,
                 "cabled": cabled,
+                "tsplink": dict(w.tsplink),
+                "triggers": dict(w.triggers),
             },
         },
     }

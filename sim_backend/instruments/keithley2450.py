@@ -40,6 +40,8 @@ class Reading:
 
 
 class Keithley2450Sim(ScpiInstrument):
+    #: the mains frequency one PLC refers to
+    line_frequency_hz = LINE_FREQUENCY_HZ
     idn = "KEITHLEY INSTRUMENTS,MODEL 2450,04512345,1.7.12b"
 
     @property

@@ -66,6 +66,9 @@ class Keysight33600ASim(PulseGeneratorSim):
     def armed(self, c: PulseChannel) -> bool:
         return c.burst_on and c.burst_mode == "TRIG" and c.trigger_source == "BUS"
 
+    def armed_external(self, c: PulseChannel) -> bool:
+        return c.burst_on and c.burst_mode == "TRIG" and c.trigger_source == "EXT"
+
     def burst_count(self, c: PulseChannel) -> int:
         return c.burst_ncycles
 

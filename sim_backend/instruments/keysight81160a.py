@@ -3,7 +3,8 @@
 Two channels; the channel number is the node suffix (``:VOLT1:HIGH``, ``:PULS:WIDT2``,
 ``:OUTP1``). Pulses fire on ``*TRG``/``:TRIG`` when the arm source is MANual: a burst of
 ``:TRIG:COUN`` (or ``:BURS:NCYC`` with burst on) periods, both channels together, each channel's
-pulse at its own delay. The declared load matters as on the real instrument: levels are set
+pulse at its own delay; with ``:ARM:SOUR EXTernal`` the same burst fires on a pulse at the
+trigger input (a cable from another instrument's trigger line, `SimBench.assert_trigger`). The declared load matters as on the real instrument: levels are set
 for ``:OUTP:LOAD`` ohms, so a 50-ohm setting drives about twice the level into a high-impedance
 cell. State, level checks and the trigger model are shared with the 33600A
 (``pulse_generator.py``); this module binds them to the 81160A's headers.
@@ -74,6 +75,9 @@ class Keysight81160ASim(PulseGeneratorSim):
     # -- arming: :ARM:SOUR MANual waits for *TRG; :TRIG:COUN periods (or the burst count) ------
     def armed(self, c: PulseChannel) -> bool:
         return c.arm_source == "MAN"
+
+    def armed_external(self, c: PulseChannel) -> bool:
+        return c.arm_source == "EXT"
 
     def burst_count(self, c: PulseChannel) -> int:
         return c.burst_ncycles if c.burst_on else c.count

@@ -125,6 +125,10 @@ class PulseGeneratorSim(ScpiInstrument):
         """True if the channel waits for a bus trigger (and fires on it)."""
         raise NotImplementedError
 
+    def armed_external(self, c: PulseChannel) -> bool:
+        """True if the channel waits for a pulse on the trigger input (and fires on it)."""
+        return False
+
     def burst_count(self, c: PulseChannel) -> int:
         """Periods emitted per trigger."""
         raise NotImplementedError
@@ -283,10 +287,16 @@ class PulseGeneratorSim(ScpiInstrument):
         self.trigger()
 
     def trigger(self) -> None:
+        """Bus trigger: fire every channel armed for it (see `_fire`)."""
+        self._fire(self.armed)
+
+    def external_trigger(self) -> None:
+        """Trigger input: fire every channel armed for it (see `_fire`)."""
+        self._fire(self.armed_external)
+
+    def _fire(self, armed_for: Callable[[PulseChannel], bool]) -> None:
         """Fire every armed, enabled pulse channel: one burst, channels in step."""
-        armed = {
-            k: c for k, c in self.ch.items() if c.output and c.func == "PULS" and self.armed(c)
-        }
+        armed = {k: c for k, c in self.ch.items() if c.output and c.func == "PULS" and armed_for(c)}
         if not armed:
             return
         counts = {self.burst_count(c) for c in armed.values()}

@@ -58,12 +58,20 @@ def test_extends_overrides_only_what_it_names() -> None:
             "instruments.smu.driver: cannot import",
         ),
         ({"instruments__smu__driver": "reramlab.instruments.roles:Nope"}, "has no class 'Nope'"),
-        ({"wiring__functions__drive": "ghost.1", "wiring__matrix_rows__A": "ghost.1"}, "names no instrument"),
+        (
+            {"wiring__functions__drive": "ghost.1", "wiring__matrix_rows__A": "ghost.1"},
+            "names no instrument",
+        ),
         ({"wiring__functions__drive": "ghost.1"}, "functions.drive = ghost.1 is on no matrix row"),
         ({"wiring__matrix_rows__Z": "smu.1"}, "matrix row 'Z'"),
         ({"wiring__lines__BL": {"switch": "nowhere"}}, "wiring.lines.BL.switch"),
         ({"wiring__lines__SL": KeyError}, "missing ['SL']"),
         ({"limits__width_s": [1.0, 0.5]}, "limits.width_s"),
+        ({"wiring__tsplink": {"smu": 0}}, "TSP-Link node 0 outside 1..64"),
+        ({"wiring__tsplink": {"smu": 1, "sw": 1}}, "share a TSP-Link node"),
+        ({"wiring__tsplink": {"ghost": 2}}, "wiring.tsplink.ghost: no instrument named 'ghost'"),
+        ({"wiring__triggers": {"smu.dio15": "pg"}}, "'<instrument>.dio<N>'"),
+        ({"wiring__triggers": {"smu.dio1": "ghost"}}, "triggers.smu.dio1: no instrument named"),
     ],
 )
 def test_bad_station_files_name_the_key(tmp_path: Path, changes: dict, expected: str) -> None:

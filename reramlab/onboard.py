@@ -1,0 +1,219 @@
+"""Write-verify loops that run on the instrument: a TSP script on a 2600B-class drive SMU.
+
+A verify decision made on the host costs a bus round trip per iteration (read, decide, pulse).
+On a station whose drive SMU runs TSP scripts, whose switch matrix is on the same TSP-Link
+network and whose pulse generator's trigger input is cabled to one of the SMU's digital I/O
+lines (`wiring.tsplink`, `wiring.triggers`), the whole loop of a cell runs on the SMU as one
+function call: read, decide, route the pulse through the matrix, set the gate, pulse the
+trigger line, route back, read again. The bus then carries one call per cell (plus the pulse
+generator's levels when the target range changes).
+
+Pulses: both pulse-generator channels are armed for the trigger input (`:ARM:SOUR EXT`), the
+BL channel at the SET amplitude and the SL channel at the RESET amplitude; each trigger fires
+both, and the matrix decides which one reaches the cell: the SET route puts the BL on the BL
+pulse channel with the SL grounded, the RESET route the SL on the SL pulse channel with the
+BL grounded, the read route the BL on the drive SMU with the SL grounded. The channel whose
+row is open pulses into nothing. No relay moves with a source above 0 V: the drive goes to 0 V
+before each move and the pulse outputs idle at 0 V; the gate's WL crosspoint never moves.
+
+What the loop does per iteration is `programming.program_cell`'s loop (identical pulses, or
+the IGVVA gate ladder, incremental or cumulative); ISPVA changes the pulse amplitude, which
+only the host can set on the generator, so it stays on the host.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reramlab.errors import SafetyLimitError
+
+if TYPE_CHECKING:
+    from reramlab.bench import Bench, Cell
+
+SCRIPT_NAME = "reramlab_verify"
+
+#: the loop (Lua, Series 2600B user script); `sw` = the matrix's TSP-Link node, `line` = the
+#: digital I/O line cabled to the pulse generator. History: per verify read, the polarity of
+#: the pulse before it (0 none, 1 SET, 2 RESET), G, the read's time, the pulse's time and gate.
+SCRIPT = """
+function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
+                   x_read, x_set, x_reset, wait_s, vg_set, vg_reset,
+                   vg_set_start, vg_reset_start, vg_step, cumulative)
+  local k, last, n, tp, vg = {0, 0}, 0, 0, -1, 0
+  local out = {}
+  digio.trigger[line].mode = digio.TRIG_RISINGM
+  local function route(x)
+    d.source.levelv = 0
+    sw.exclusiveclose(x)
+  end
+  local function read()
+    d.source.levelv = v_read
+    local gv = d.measure.i() / v_read
+    table.insert(out, string.format("%d,%.9g,%.9g,%.9g,%.9g", last, gv, timer.measure.t(), tp, vg))
+    return gv
+  end
+  timer.reset()
+  g.source.levelv = 0
+  route(x_read)
+  g.source.levelv = vg_read
+  d.source.output = d.OUTPUT_ON
+  local gv = read()
+  if gv >= g_formed then
+    while (gv < lo or gv > hi) and n < max_iter do
+      local p = (gv < lo) and 1 or 2
+      if cumulative and p ~= last then k[p] = 0 end
+      if p == 1 then
+        vg = math.min(vg_set_start + k[p] * vg_step, vg_set)
+        route(x_set)
+      else
+        vg = math.min(vg_reset_start + k[p] * vg_step, vg_reset)
+        route(x_reset)
+      end
+      k[p] = k[p] + 1
+      last = p
+      g.source.levelv = vg
+      digio.trigger[line].assert()
+      delay(wait_s)
+      tp = timer.measure.t()
+      g.source.levelv = vg_read
+      route(x_read)
+      n = n + 1
+      gv = read()
+    end
+  end
+  d.source.levelv = 0
+  return table.concat(out, ";")
+end
+"""
+
+
+@dataclass(frozen=True)
+class VerifyStep:
+    """One verify read of an on-instrument loop: the pulse before it (polarity 0 none, +1 SET,
+    -1 RESET; its bench time and gate voltage), the conductance read (S) and its bench time."""
+
+    polarity: int
+    g_s: float
+    t_s: float
+    t_pulse_s: float
+    vg_pulse: float
+
+
+class OnboardVerify:
+    """The write-verify loop of one cell as a single call to the drive SMU's script.
+
+    Build it with `OnboardVerify.of(bench)` (None if the station cannot run it)."""
+
+    def __init__(self, bench: Bench, smu, switch_name: str, node: int, line: int) -> None:
+        self.bench = bench
+        self.smu = smu  # the TSP instrument holding drive and gate
+        self.switch_name = switch_name
+        self.node = node
+        self.line = line
+        self._loaded = False
+        self._armed: tuple | None = None
+
+    @classmethod
+    def of(cls, bench: Bench) -> OnboardVerify | None:
+        """The loop runner for `bench`, or None: it needs drive and gate on one script-capable
+        SMU, every line on one matrix on that SMU's TSP-Link network, both pulse channels on
+        one generator whose trigger input is cabled to the SMU, and a ground matrix row."""
+        w = bench.wiring
+        fns = w.functions
+        if "pulse_bl" not in fns or "pulse_sl" not in fns or "gnd" not in w.matrix_rows.values():
+            return None
+        smu_name, pg_name = fns["drive"].split(".")[0], fns["pulse_bl"].split(".")[0]
+        if fns["gate"].split(".")[0] != smu_name or fns["pulse_sl"].split(".")[0] != pg_name:
+            return None
+        switches = {g.switch for g in w.lines.values()}
+        if len(switches) != 1 or None in switches:
+            return None
+        (switch,) = switches
+        if smu_name not in w.tsplink or switch not in w.tsplink:
+            return None
+        lines = [ln for ln, target in w.triggers.items() if ln.split(".")[0] == smu_name
+                 and target == pg_name]  # fmt: skip
+        smu = bench.station.instruments[smu_name]
+        if not lines or not hasattr(smu, "load_script"):
+            return None
+        line = int(lines[0].split(".dio")[1])
+        return cls(bench, smu, switch, w.tsplink[switch], line)
+
+    # -- per cell ----------------------------------------------------------------------------
+    def program(self, cell: Cell, *, target_s: float, window_s: float, v_set: float,
+                v_reset: float, width_s: float, vg_set: float, vg_reset: float,
+                vg_set_start: float, vg_reset_start: float, vg_step: float, cumulative: bool,
+                v_read: float, vg_read: float, g_formed_s: float,
+                max_iterations: int) -> list[VerifyStep]:  # fmt: skip
+        """Write-verify `cell` to `target_s` ± `window_s` on the instrument; every verify read
+        (the first one included) as a `VerifyStep`. Levels are checked against the station
+        limits first; afterwards the cell is on its read route with the drive at 0 V."""
+        b = self.bench
+        b.check_cell(cell)
+        b.check_width(width_s)
+        b.check_level("BL", v_set, "SET pulse amplitude")
+        b.check_level("SL", -v_reset, "RESET pulse amplitude")
+        b.check_level("BL", v_read, "v_read")
+        for name, v in (("vg_set", vg_set), ("vg_reset", vg_reset), ("vg", vg_read),
+                        ("vg_set_start", vg_set_start), ("vg_reset_start", vg_reset_start)):  # fmt: skip
+            b.check_level("WL", v, name)
+        if not (v_set > 0 > v_reset and v_read > 0):
+            raise SafetyLimitError(f"v_set {v_set} V must be > 0, v_reset {v_reset} V < 0")
+        period_s = max(4 * width_s, width_s + 2 * 10e-9 + 20e-9)
+        self._arm(v_set, -v_reset, width_s, period_s)
+        self._load()
+        x = {name: self._crosspoints(cell, name) for name in ("read", "set", "reset")}
+        d, g = (f"smu{b.wiring.functions[f].split('.')[1]}" for f in ("drive", "gate"))
+        args = [d, g, f"node[{self.node}].channel", str(self.line)]
+        args += [f"{v:.9g}" for v in (v_read, vg_read, target_s - window_s, target_s + window_s,
+                                      g_formed_s)]  # fmt: skip
+        args += [str(int(max_iterations))] + [f'"{x[k]}"' for k in ("read", "set", "reset")]
+        args += [f"{v:.9g}" for v in (period_s, vg_set, vg_reset, vg_set_start, vg_reset_start,
+                                      vg_step)]  # fmt: skip
+        args.append("true" if cumulative else "false")
+        t0 = b.now_s()
+        nplc = getattr(b.drive, "_nplc", 1.0)
+        busy_s = (max_iterations + 1) * (nplc / 50.0 + 0.05) + 5.0
+        reply = self.smu.call_script(f"rl_verify({', '.join(args)})", timeout_s=busy_s)
+        steps = []
+        for item in filter(None, reply.split(";")):
+            p, gv, t, tp, vg = item.split(",")
+            pulsed = int(p) != 0
+            steps.append(VerifyStep({0: 0, 1: 1, 2: -1}[int(p)], float(gv), t0 + float(t),
+                                    t0 + float(tp) if pulsed else math.nan,
+                                    float(vg) if pulsed else math.nan))  # fmt: skip
+        b.after_script(cell, read_route=x["read"], switch=self.switch_name, vg=vg_read)
+        return steps
+
+    # -- set-up --------------------------------------------------------------------------------
+    def _arm(self, v_set: float, v_reset_mag: float, width_s: float, period_s: float) -> None:
+        """Both pulse channels at their amplitude, armed for the trigger input, outputs on;
+        sent only when something changed since the last cell (or a host pulse re-armed them)."""
+        b = self.bench
+        key = (v_set, v_reset_mag, width_s, period_s)
+        if self._armed == key and b.pulse_outputs_armed_external:
+            return
+        for channel, v in ((b.pulse_bl, v_set), (b.pulse_sl, v_reset_mag)):
+            b.configure_pulse_channel(channel, v_high=v, width_s=width_s, period_s=period_s,
+                                      rise_s=10e-9, fall_s=10e-9)  # fmt: skip
+        b.arm_pulse_outputs_external()
+        self._armed = key
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self.smu.load_script(SCRIPT_NAME, SCRIPT)
+            self._loaded = True
+
+    def _crosspoints(self, cell: Cell, kind: str) -> str:
+        from reramlab.bench import GND, Route
+
+        fns = self.bench.wiring.functions
+        route = {
+            "read": Route(wl=fns["gate"], bl=fns["drive"], sl=GND),
+            "set": Route(wl=fns["gate"], bl=fns["pulse_bl"], sl=GND),
+            "reset": Route(wl=fns["gate"], bl=GND, sl=fns["pulse_sl"]),
+        }[kind]
+        wanted, _ = self.bench.crosspoints(cell, route)
+        return ",".join(sorted(wanted[self.switch_name]))

@@ -1,0 +1,125 @@
+"""Program-and-verify with the verify loop on the instrument: a TSP script on the 2636B of the
+lab-2636b-81160-707b station (TSP-Link to the 707B, digital I/O line 1 to the 81160A's trigger
+input), run against the simulator. The loop must give what the host loop gives, cost about one
+bus transaction per cell, log every read and pulse, and refuse where it cannot run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from reramlab.analysis import open_log, summarize
+from reramlab.errors import ParameterError
+from reramlab.runner import execute, open_bench
+from reramlab.stations.loader import load_station
+
+STATION = "lab-2636b-81160-707b"
+CELLS = "0:2,0:4"  # 8 cells
+SETTINGS = {"n_levels": "4", "g_min_s": "20e-6", "g_max_s": "80e-6"}
+
+
+def _bench(tmp_path, name: str = STATION):
+    """The lab station with --sim, on the 130 nm chip the program-verify defaults are for."""
+    st = load_station(name)
+    sim = st.spec.sim.model_copy(update={"preset": "cmo-hfox-130nm"})
+    st = dataclasses.replace(st, spec=st.spec.model_copy(update={"sim": sim}))
+    _, connected, bench = open_bench(st, sim=True, sim_dir=tmp_path)
+    execute("forming", out=tmp_path / "form.h5", cells=CELLS, bench=bench)
+    return connected, bench
+
+
+def _run(tmp_path, loop: str, name: str = "pv.h5"):
+    connected, bench = _bench(tmp_path / loop)
+    try:
+        sim = connected.simulator
+        n0 = sim.transactions
+        result = execute("program-verify", out=tmp_path / name, cells=CELLS, bench=bench,
+                         settings=SETTINGS | {"loop": loop})  # fmt: skip
+        transactions = sim.transactions - n0
+        assert result.status == "completed", result.error
+        assert all(len(inst.errors) == 0 for inst in sim.instruments.values())
+        assert not [e for e in sim.bench.events if e.kind == "short"]
+        levels = dict(sim.bench.levels)
+        closed = {k: set(v) for k, v in sim.bench.closed.items()}
+    finally:
+        connected.close()
+    with open_log(tmp_path / name) as log:
+        last = int(log.runs["number"].max())
+        cells = log.run(last)["cells"]
+        ops = log.timeseries(run=last)
+        metrics = summarize(log)["runs"][-1]["metrics"]
+    return transactions, cells, ops, metrics, levels, closed
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("onboard")
+    (tmp / "instrument").mkdir()
+    (tmp / "host").mkdir()
+    return _run(tmp, "instrument", "onboard.h5"), _run(tmp, "host", "host.h5")
+
+
+def test_the_loop_runs_on_the_instrument_and_converges(both) -> None:
+    (tr, cells, _, metrics, _, _), _ = both
+    assert set(cells["loop"].astype(str)) == {"instrument"}
+    assert cells["converged"].astype(bool).all()
+    assert metrics["success_rate"] == 1.0
+    err = np.abs(cells["final_g_s"] - cells["target_g_s"]) / cells["target_g_s"]
+    assert (err <= 0.02).all()
+
+
+def test_one_call_per_cell_on_the_bus(both) -> None:
+    (tr, cells, _, _, _, _), (tr_host, cells_host, _, _, _, _) = both
+    iterations = int(cells["iterations"].sum())
+    assert iterations >= len(cells)  # the loop did work
+    # per cell: the script call, plus pulse levels when a target range changes, plus set-up
+    assert tr / iterations < 1.0, (tr, iterations)
+    assert tr_host / int(cells_host["iterations"].sum()) > 2 * tr / iterations
+
+
+def test_instrument_and_host_loops_agree(both) -> None:
+    (_, cells, _, m_on, _, _), (_, cells_host, _, m_host, _, _) = both
+    assert cells_host["converged"].astype(bool).all()
+    # same chip, same targets: the pulse counts differ only by cycle-to-cycle noise
+    ratio = m_on["iterations_median"] / max(m_host["iterations_median"], 1)
+    assert 0.33 < ratio < 3.0, (m_on["iterations_median"], m_host["iterations_median"])
+
+
+def test_every_read_and_pulse_is_logged_in_time_order(both) -> None:
+    (_, cells, ops, _, _, _), _ = both
+    for (r, c), one in ops.groupby(["row", "col"]):
+        kinds = one["op"].astype(str).tolist()
+        row = cells[(cells["row"] == r) & (cells["col"] == c)].iloc[0]
+        pulses = sum(k.endswith("_pulse") for k in kinds)
+        assert pulses == row["iterations"]
+        assert kinds.count("read") == row["iterations"] + 1
+        assert np.all(np.diff(one["t_s"].to_numpy(float)) > 0)
+        assert one["g_s"].to_numpy(float)[-1] == pytest.approx(row["final_g_s"])
+
+
+def test_the_bench_is_safe_after_the_run(both) -> None:
+    (_, _, _, _, levels, closed), _ = both
+    assert all(v is None or v == 0.0 for v in levels.values()), levels
+    assert not any(closed.values()), closed
+
+
+def test_loop_instrument_is_refused_where_the_station_cannot_run_it(tmp_path) -> None:
+    _, connected, bench = open_bench(load_station("sim"), sim=True, sim_dir=tmp_path)
+    try:
+        assert bench.onboard is None
+        before = connected.simulator.transactions
+        with pytest.raises(ParameterError, match=r"wiring\.tsplink"):
+            execute("program-verify", out=tmp_path / "x.h5", cells="0,0", bench=bench,
+                    settings={"loop": "instrument"})  # fmt: skip
+        assert connected.simulator.transactions == before
+    finally:
+        connected.close()
+
+
+def test_ispva_cannot_run_on_the_instrument() -> None:
+    from reramlab.protocols.program_verify import Params
+
+    with pytest.raises(ParameterError, match="ispva changes the pulse amplitude"):
+        Params(loop="instrument", algorithm="ispva")
