@@ -238,26 +238,31 @@ class Keithley2450(DriverMixin, _PymeasureKeithley2450):
         with self.batch(check_errors=True):
             self.disable_source()
 
-    def read_at(self, v: float) -> float:
-        """One current reading at `v` volts in one message, the output off before and after:
-        level, output on, `:READ?`, output off, level 0 V, error query
-        (`:SOUR:VOLT:LEV v;:OUTP ON;:READ?;:OUTP OFF;:SOUR:VOLT:LEV 0;:SYST:ERR?`).
-        Returns A; raises `InstrumentError` if the 2450 queued an error (the rest of the queue
-        is read out with it)."""
+    def read_at(self, v: float, *, hold: bool = False) -> float:
+        """One current reading at `v` volts in one message, from 0 V and back to 0 V: level 0,
+        output on, level `v`, `:READ?`, level 0, output off (unless `hold`: it stays on at
+        0 V), error query (`:SOUR:VOLT:LEV 0;:OUTP ON;:SOUR:VOLT:LEV v;:READ?;
+        :SOUR:VOLT:LEV 0;:OUTP OFF;:SYST:ERR?`). SCPI executes the units in order, so the
+        output turns on at 0 V and goes off at 0 V. Returns A; raises `InstrumentError` if the
+        2450 queued an error (the rest of the queue is read out with it)."""
         with self.batch():
-            self.source_voltage = v
-            self.enable_source()
-            self.write(":READ?")
-            self.disable_source()
             self.source_voltage = 0.0
+            self.enable_source()
+            self.source_voltage = v
+            self.write(":READ?")
+            self.source_voltage = 0.0
+            if not hold:
+                self.disable_source()
             self.write(":SYST:ERR?")
         reply = self.read().strip()
         reading, sep, error = reply.partition(";")
         if not sep:  # the reading is missing: the reply is the error entry alone
             reading, error = "", reply
         code, message = error_entry(error.split(",", 1))
-        if code != 0 or not reading:
-            errors = [(code, message)] if code != 0 else []
+        if code == 0 and not reading:  # neither a reading nor an error: a garbled reply
+            raise ValueError(f"{self.name}: reply {reply!r} holds no reading")
+        if code != 0:
+            errors = [(code, message)]
             try:
                 self.check_errors()
             except InstrumentError as e:

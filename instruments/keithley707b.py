@@ -3,7 +3,9 @@
 pymeasure has no 707B driver; this one follows pymeasure's declarative style over the 707B's
 TSP (Lua) command set (707B Reference Manual 707B-901-01): `channel.close("1A01,1B02")`,
 `channel.open("allslots")`, `channel.exclusiveclose(...)`, `print(channel.getclose(...))`,
-`channel.connectrule`, `print(errorqueue.count)` / `print(errorqueue.next())`.
+`channel.connectrule`, `print(errorqueue.count)` / `print(errorqueue.next())`. A channel
+operation and its error check travel as one chunk (`channel.open("1H01");print(errorqueue.count)`),
+one message per relay move.
 
 Channel names are slot (1-6), row letter (A-H) and two-digit column (01-12) of an 8x12 matrix
 card (7174A), e.g. '2B02'. Columns are also numbered globally across the slots (12 per card), so
@@ -18,8 +20,9 @@ from collections.abc import Iterable
 from pymeasure.adapters import Adapter
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set
+from pyvisa.errors import VisaIOError
 
-from .base import DriverMixin
+from .base import DriverMixin, InstrumentError
 
 ROWS = "ABCDEFGH"
 COLUMNS_PER_CARD = 12
@@ -33,6 +36,7 @@ CONNECT_RULES = {
     "make_before_break": "channel.MAKE_BEFORE_BREAK",
 }
 _RULE_BY_NUMBER = dict(enumerate(CONNECT_RULES))
+ERROR_COUNT_QUERY = "print(errorqueue.count)"
 
 
 def _closed_set(reply: str) -> set[str]:
@@ -60,7 +64,9 @@ class Keithley707B(DriverMixin, Instrument):
     """
 
     scpi_chaining = False  # TSP: statements, not SCPI program message units
-    chain_queries = False  # a Lua chunk stops at its first error: a query must travel alone
+    #: a Lua run-time error stops a chunk, so a batch never lets a query ride on its commands;
+    #: the channel operations ask for the error count in their own chunk (see `_channel_call`)
+    chain_queries = False
 
     def __init__(
         self,
@@ -106,7 +112,7 @@ class Keithley707B(DriverMixin, Instrument):
     )
 
     error_count = Instrument.measurement(
-        "print(errorqueue.count)",
+        ERROR_COUNT_QUERY,
         """Get the number of entries in the error queue (int).""",
         get_process=lambda v: int(float(v)),
     )
@@ -130,8 +136,27 @@ class Keithley707B(DriverMixin, Instrument):
         return ",".join(checked)
 
     def _channel_call(self, function: str, spec: str) -> None:
-        with self.batch(check_errors=True):
-            self.write(f'channel.{function}("{spec}")')
+        self.write_checked(f'channel.{function}("{spec}")')
+
+    def write_checked(self, command: str) -> None:
+        """`command` and the error count in one chunk, one message and one reply
+        (`channel.open("1H01");print(errorqueue.count)`); raises `InstrumentError` with the
+        queued errors if the 707B refused the command.
+
+        Most TSP errors do not stop a chunk, so the count is printed after a refused command
+        too (707B/2600B manuals, "Effects of errors on scripts"). A Lua run-time error does
+        stop it: the count is then never printed and the reply times out; the I/O is cleared
+        and the error queue read, so the refusal is raised all the same (only slower)."""
+        try:
+            reply = self.ask(f"{command};{ERROR_COUNT_QUERY}")
+        except VisaIOError as e:
+            errors = self.clear_io()
+            if errors:
+                raise InstrumentError(self.name, errors, f"{command} stopped the chunk") from e
+            raise
+        if int(float(reply)) != 0:
+            self.check_errors()  # raises with every queued (code, message)
+            raise InstrumentError(self.name, [], f"{command}: error count {reply.strip()}")
 
     def close(self, crosspoints: Iterable[str]) -> None:
         """Close the named crosspoints (others stay as they are); raises on a refused name."""
@@ -160,8 +185,7 @@ class Keithley707B(DriverMixin, Instrument):
     # -- SwitchMatrix role -------------------------------------------------------------------
     def configure(self) -> None:
         """Break-before-make switching (the relays of a close open before new ones make)."""
-        with self.batch(check_errors=True):
-            self.connect_rule = "break_before_make"
+        self.write_checked(f"channel.connectrule = {CONNECT_RULES['break_before_make']}")
 
     def closed(self) -> set[str]:
         """The closed crosspoints."""

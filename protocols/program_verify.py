@@ -10,14 +10,16 @@ amplitude table by target range (+1.35/-1.5 V, +1.35/-1.3 V, +1.5/-1.3 V), SET g
 RESET gate 3.3 V (a RESET raised on the SL needs a strong gate), 10 us pulses, reads at 0.2 V
 over one power-line cycle (an averaged verify read). All are plain parameters.
 
-Bus cost: one iteration is one verify read plus one pulse; the bench re-routes between the
-SMU (read) and the pulse channel (pulse), so on the `sim` station an iteration is ~21 VISA
-transactions (source levels to 0 V before the relays move, two matrix moves, pulse set-up,
-trigger, read).
+Bus cost: one iteration is one verify read plus one pulse. With the loop on the host (`loop =
+host`, or a station that cannot run it on an instrument) a SET iteration on the `sim` station
+costs 2 VISA messages (the read as one message to the drive SMU, the pulse as one to the
+generator) and a RESET iteration 6 (also the RESET gate and back, the SL's ground crosspoint
+open and closed); about 4 per iteration over a 32-level run. With the loop on the instrument
+(`reramlab/onboard.py`, the lab-2636b-81160-707b station) a whole cell is one call.
 
 Logged: every verify read (`read`) and pulse (`set_pulse`, `reset_pulse`, `form_pulse`) as
 operations of its cell; one row per cell in the table `cells` (row, col, level, target_g_s,
-g_start_s, final_g_s, iterations, n_set, n_reset, converged, formed, algorithm, t_prog_s,
+g_start_s, final_g_s, iterations, n_set, n_reset, converged, formed, algorithm, loop, t_prog_s,
 t_final_s). `final_g_s` is the last verify read, i.e. the state at the end of programming.
 """
 

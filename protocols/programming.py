@@ -230,9 +230,40 @@ class Ladder:
         return v, vg
 
 
-def verify(bench: Bench, cell: Cell, p: ProgramParams, log: Run) -> tuple[float, float]:
-    """One read at `v_read`, logged: (G in S, bench time of the read)."""
-    i, g = bench.read(cell, p.v_read, p.vg)
+class NextPulse:
+    """The polarity the next verify read of a cell will most likely call for, guessed before
+    the read is sent, so that the bench can leave the drive as that pulse needs it
+    (`Bench.read`'s `then`). A right guess saves one bus message, a wrong one costs it back;
+    the reads and pulses the cell sees are the same either way.
+
+    The guess: G after the pulse just applied ~ G before it x the geometric mean of the ratio
+    G after / G before that the cell's last three pulses of that polarity made (none yet: G
+    unchanged, i.e. the same polarity again); then the polarity that G calls for."""
+
+    def __init__(self, target_s: float, window_s: float) -> None:
+        self.target_s, self.window_s = target_s, window_s
+        self.ratios: dict[int, list[float]] = {1: [], -1: []}
+
+    def after(self, polarity: int, g_before: float) -> float:
+        """The guessed polarity (+1.0 / -1.0) of the pulse after a `polarity` pulse applied at
+        `g_before`."""
+        last = self.ratios[polarity][-3:]
+        g = g_before * math.exp(sum(map(math.log, last)) / len(last)) if last else g_before
+        if abs(g - self.target_s) <= self.window_s:
+            return float(polarity)  # most likely done: any guess is as good
+        return 1.0 if g < self.target_s else -1.0
+
+    def learn(self, polarity: int, g_before: float, g_after: float) -> None:
+        """Note what a `polarity` pulse did (G before and after it, S)."""
+        if g_before > 0 and g_after > 0 and math.isfinite(g_before / g_after):
+            self.ratios[polarity].append(g_after / g_before)
+
+
+def verify(bench: Bench, cell: Cell, p: ProgramParams, log: Run, *,
+           then: float | None = None) -> tuple[float, float]:  # fmt: skip
+    """One read at `v_read`, logged: (G in S, bench time of the read). `then`: the polarity of
+    the pulse expected next (`Bench.read`; None: unknown)."""
+    i, g = bench.read(cell, p.v_read, p.vg, then=then)
     t = bench.now_s()
     log.op(cell, "read", t_s=t, v=p.v_read, vg=p.vg, i_a=i, g_s=g)
     return g, t
@@ -260,25 +291,29 @@ def program_cell(
     runner = onboard_runner(bench, p)
     if runner is not None:
         return _program_cell_onboard(runner, bench, cell, target_s, p, log)
-    g, t_read = verify(bench, cell, p, log)
+    window = p.acceptance * target_s
+    guess = NextPulse(target_s, window)
+    # a formed cell starts near its LRS: most targets lie below it (the first pulse is a RESET)
+    g, t_read = verify(bench, cell, p, log, then=-1.0)
     g_start, t_prog = g, math.nan
     if g < p.g_formed_s and p.v_form > 0:
         t_prog = pulse(bench, cell, p.v_form, p.form_width_s, p.vg_set, log, "form_pulse")
-        g, t_read = verify(bench, cell, p, log)
+        g, t_read = verify(bench, cell, p, log, then=-1.0)
     formed = g >= p.g_formed_s
     if formed and p.n_reset_first:
         v_reset = p.table_rows()[0][2]
         t_prog = pulse(bench, cell, v_reset, p.width_s, p.vg_reset, log, count=p.n_reset_first)
-        g, t_read = verify(bench, cell, p, log)
+        g, t_read = verify(bench, cell, p, log, then=1.0)  # from the low start state: SET
     ladder = Ladder(p, target_s)
-    window = p.acceptance * target_s
     n = {1: 0, -1: 0}
     while formed and abs(g - target_s) > window and n[1] + n[-1] < p.max_iterations:
         polarity = 1 if g < target_s else -1
         v, vg = ladder.next(polarity)
         t_prog = pulse(bench, cell, v, p.width_s, vg, log)
         n[polarity] += 1
-        g, t_read = verify(bench, cell, p, log)
+        g_before = g
+        g, t_read = verify(bench, cell, p, log, then=guess.after(polarity, g_before))
+        guess.learn(polarity, g_before, g)
     return {
         "target_g_s": target_s, "g_start_s": g_start, "final_g_s": g,
         "iterations": n[1] + n[-1], "n_set": n[1], "n_reset": n[-1],

@@ -2,18 +2,27 @@
 
 Protocols speak to a ``Bench`` in cells, volts, seconds and amperes; the bench maps a cell to its
 word, bit and source lines, routes instrument channels there (switch matrices, break before
-make, sources at 0 V while relays move; only the gate keeps its level while nothing but a
-ground crosspoint of the cell's BL/SL moves), checks every level against the station's safety
+make, sources at 0 V while relays move; only the gate keeps its level while nothing but BL/SL
+relays off the gate's matrix row move), checks every level against the station's safety
 limits before anything is sent, and drives the role interfaces of the instruments. It never
 knows whether the instruments are real or simulated.
 
 Polarity convention (1T1R): positive cell voltage = SET direction, applied on the BL with the SL
 grounded; negative = RESET direction, applied as +|V| on the SL with the BL grounded.
 
+Bus economy (one VISA message per instrument per step, every check in the message it checks):
+a `read` told what comes next (`then`) is one message to the drive that starts and ends at 0 V
+and leaves the drive as that pulse needs it; a pulse is one message to the generator (set-up if
+it changed, outputs on, trigger, outputs off, error query); a matrix move is one chunk with its
+error count; the gate keeps its level while only BL/SL relays move. Nothing is checked later
+than in its own message, except that a changed pulse set-up is checked at the end of the
+message that also fires it (see `_setup_and_fire` for why that stays within the limits).
+
 Bus faults: the measurement of a `read` (a query at a level already set) is retried after a
-timeout or a garbled reply, with the instrument's I/O cleared in between (`reramlab.retry`);
-nothing that changes a level or fires a pulse is retried. `safe()` clears every instrument's I/O
-first and retries each one's safe state. What was retried is noted in `io_notes`.
+timeout or a garbled reply, with the instrument's I/O cleared in between (`reramlab.retry`); a
+one-message read is retried whole (it re-applies only the read level). Nothing else that
+changes a level or fires a pulse is retried. `safe()` clears every instrument's I/O first and
+retries each one's safe state. What was retried is noted in `io_notes`.
 """
 
 from __future__ import annotations
@@ -96,6 +105,7 @@ class Bench:
         #: crosspoint, which a RESET pulse or a pair burst opens again (the only relay that
         #: moves). During a RESET pulse the drive SMU holds the BL at 0 V (output on) as its
         #: ground; during a pair burst it is released (high impedance) for the BL channel.
+        #: Which of the two a read leaves it in follows the read's `then` hint.
         self._shared_sl = (
             self._shared_bl
             and self.pulse_sl is not None
@@ -160,12 +170,28 @@ class Bench:
         """Connect the cell's lines as asked; everything else on the matrices opens.
 
         Sources are brought to 0 V before any relay moves (no hot switching); the gate keeps its
-        level when only the cell's BL/SL ground crosspoints move (see `_switch_to`)."""
+        level when only BL/SL relays off the gate's matrix row move (see `_switch_to`)."""
         if self._route == route and self._cell == cell:
             return
-        wanted, ground = self.crosspoints(cell, route)
-        self._switch_to(wanted, quiet=ground)
+        wanted, _ = self.crosspoints(cell, route)
+        self._switch_to(wanted, quiet=self._gate_free)
         self._route, self._cell = route, cell
+
+    @functools.cached_property
+    def _gate_free(self) -> frozenset[tuple[str, str]]:
+        """(switch, crosspoint) of every BL and SL column on every matrix row but the gate's:
+        the relays that never connect or disconnect the gate (see `_switch_to`)."""
+        gate_row = self._row_of.get(self.wiring.functions["gate"])
+        rows = sorted(set(self._row_of.values()) - {gate_row})
+        points = set()
+        for kind, n in (("BL", self.cols), ("SL", self.rows)):
+            group = self.wiring.lines[kind]
+            if group.switch is None:
+                continue
+            sw = self.station.instruments[group.switch]
+            points |= {(group.switch, sw.crosspoint(row, group.first_column + idx))
+                       for row in rows for idx in range(n)}  # fmt: skip
+        return frozenset(points)
 
     def crosspoints(
         self, cell: Cell, route: Route
@@ -301,14 +327,28 @@ class Bench:
         i = self.drive.measure_current()
         return i if v >= 0 else -i
 
-    def read(self, cell: Cell, v_read: float, vg: float) -> tuple[float, float]:
+    def read(
+        self, cell: Cell, v_read: float, vg: float, *, then: float | None = None
+    ) -> tuple[float, float]:
         """DC read at `v_read`: (current A, conductance S). The measurement is retried if it
-        times out or returns garbage (the levels stay as they are; see `reramlab.retry`)."""
+        times out or returns garbage (the levels stay as they are; see `reramlab.retry`).
+
+        `then`: what the caller expects to do next with the cell, as a cell voltage whose sign
+        is all that counts (> 0: a SET pulse or a pulse-pair burst; < 0: a RESET pulse; 0:
+        nothing, e.g. the next cell), or None (unknown: the drive holds `v_read`, as a DC
+        bias). With a hint, a drive that can (`read_at`) makes the whole read one message:
+        level, output on, measurement, level back to 0 V, output off or (before a RESET pulse
+        that the drive grounds, `_smu_can_ground_bl`) on at 0 V, error query. The cell sees the
+        same read either way; a wrong hint costs one message to the drive before the pulse,
+        never a different pulse. Such a read is retried as a whole (it re-applies only the
+        read level)."""
         if not self._dc_ready:
             raise RuntimeError("call prepare_dc() before DC operations")
         self._dc_route(cell, v_read)
         self._set_gate(vg)
         drive = self.drive
+        if then is not None and hasattr(drive, "read_at"):
+            return self._read_once(cell, v_read, hold=self._hold_after_read(v_read, then))
         if self._shared_bl and not self._drive_on:
             # level and output on in one message, one error check
             with _driver_of(drive).batch(check_errors=True):
@@ -326,6 +366,33 @@ class Bench:
             check=plausible_number,
             on_retry=self.io_notes.append,
         )
+        i = i if v_read >= 0 else -i
+        return i, i / v_read
+
+    def _hold_after_read(self, v_read: float, then: float) -> bool:
+        """Whether a one-message read leaves the drive on at 0 V (else off): on a shared BL only
+        before a RESET pulse it grounds; elsewhere the drive is never released (it stays on)."""
+        if not self._shared_bl:
+            return True
+        return v_read >= 0 and then < 0 and self._smu_can_ground_bl()
+
+    def _read_once(self, cell: Cell, v_read: float, *, hold: bool) -> tuple[float, float]:
+        """`read` in one message to the drive (`read_at`), which ends at 0 V, on if `hold`."""
+        drive = self.drive
+        try:
+            i = READ_POLICY.call(
+                functools.partial(drive.read_at, abs(v_read), hold=hold),
+                what=f"read of cell {cell} on {self.wiring.functions['drive']}",
+                clear=getattr(_driver_of(drive), "clear_io", None),
+                wait=self.wait,
+                check=plausible_number,
+                on_retry=self.io_notes.append,
+            )
+        except BaseException:
+            # level and output unknown (NaN: the next zeroing or level change is sent)
+            self._drive_v, self._drive_on = math.nan, True
+            raise
+        self._drive_v, self._drive_on = 0.0, hold
         i = i if v_read >= 0 else -i
         return i, i / v_read
 
@@ -416,17 +483,44 @@ class Bench:
             self._drive_release()
         self._set_gate(vg)
         period = period_s or max(4 * width_s, width_s + 2 * (rise_s + fall_s) + 20e-9)
-        self._configure_pulse(channel, v_high=abs(v), width_s=width_s, period_s=period,
-                              rise_s=rise_s, fall_s=fall_s)  # fmt: skip
-        generator = self._generator_of(term)
-        t0 = time.monotonic()
-        # one message: output on, trigger, output off, one error check
+        setup = dict(v_high=abs(v), width_s=width_s, period_s=period, rise_s=rise_s,
+                     fall_s=fall_s)  # fmt: skip
+        self._setup_and_fire(self._generator_of(term), [(channel, setup)], count, count * period)
+
+    def _setup_and_fire(self, generator, setups: list[tuple[object, dict]], count: int,
+                        busy_s: float) -> None:  # fmt: skip
+        """Pulse set-ups, outputs on, one bus trigger for `count` periods, outputs off: one
+        message with one error check (`generator.batch`), the set-ups only where they changed.
+
+        A channel whose set-up the bench has not sent and checked before (its first, or the
+        first after `safe`) is set up first, in messages of its own with their own check: that
+        set-up declares the high-impedance load, and no fire may follow a refused load (levels
+        meant for a 50-ohm load would double on the cell). Any later set-up rides with the
+        fire: a refused unit of it leaves that setting at the value the bench sent before, which
+        the station limits allowed and the instrument accepted, and the error query at the end
+        of the same message raises before anything else is sent."""
         self.pulse_outputs_armed_external = False
-        with generator.batch(check_errors=True):
-            channel.enable()
-            generator.fire(count)
-            channel.disable()
-        self.station.await_instrument(count * period, since=t0)
+        first = [(ch, setup) for ch, setup in setups if id(ch) not in self._pulse_setup]
+        try:
+            if first:
+                with generator.batch(check_errors=True):
+                    for ch, setup in first:
+                        self._configure_pulse(ch, **setup)
+            t0 = time.monotonic()
+            with _timeout_at_least(generator, 2 * busy_s + 5.0), generator.batch(check_errors=True):
+                for ch, setup in setups:
+                    self._configure_pulse(ch, **setup)
+                for ch, _ in setups:
+                    ch.enable()
+                generator.fire(count)
+                for ch, _ in setups:
+                    ch.disable()
+        except BaseException:
+            # what was batched may not have arrived: ask (and send) the set-ups again next time
+            for ch, _ in setups:
+                self._pulse_setup.pop(id(ch), None)
+            raise
+        self.station.await_instrument(busy_s, since=t0)
 
     def _configure_pulse(self, channel, **setup: float) -> None:
         """`channel.configure_pulse(**setup)` unless that set-up is the one last sent to it."""
@@ -479,30 +573,14 @@ class Bench:
         one_generator = generator is self._generator_of(fns["pulse_sl"]) and hasattr(
             generator, "batch"
         )
-        try:  # both set-ups in one message (one error check) on a two-channel generator
-            with generator.batch(check_errors=True) if one_generator else contextlib.nullcontext():
-                self._configure_pulse(self.pulse_bl, v_high=v_set, width_s=width_s,
-                                      period_s=period, rise_s=rise_s, fall_s=fall_s,
-                                      delay_s=0.0)  # fmt: skip
-                self._configure_pulse(self.pulse_sl, v_high=abs(v_reset), width_s=width_s,
-                                      period_s=period, rise_s=rise_s, fall_s=fall_s,
-                                      delay_s=slot)  # fmt: skip
-        except BaseException:
-            # what was batched may not have arrived: ask (and send) both set-ups again next time
-            self._pulse_setup.pop(id(self.pulse_bl), None)
-            self._pulse_setup.pop(id(self.pulse_sl), None)
-            raise
-        if one_generator:
-            t0 = time.monotonic()
-            # one message: both outputs on, trigger, both off, one error check
-            with generator.batch(check_errors=True):
-                self.pulse_bl.enable()
-                self.pulse_sl.enable()
-                generator.fire(count)
-                self.pulse_bl.disable()
-                self.pulse_sl.disable()
-            self.station.await_instrument(count * period, since=t0)
+        shape = dict(width_s=width_s, period_s=period, rise_s=rise_s, fall_s=fall_s)
+        setups = [(self.pulse_bl, dict(v_high=v_set, **shape, delay_s=0.0)),
+                  (self.pulse_sl, dict(v_high=abs(v_reset), **shape, delay_s=slot))]  # fmt: skip
+        if one_generator:  # set-ups, both outputs on, trigger, both off: one message
+            self._setup_and_fire(generator, setups, count, count * period)
             return
+        for ch, setup in setups:
+            self._configure_pulse(ch, **setup)
         self.pulse_bl.enable()
         self.pulse_sl.enable()
         self._fire(generator, count, count * period)
@@ -761,13 +839,18 @@ class Bench:
     def _switch_to(
         self, wanted: dict[str, set[str]], *, quiet: set[tuple[str, str]] = frozenset()
     ) -> None:
-        """Make each matrix's closed crosspoints exactly `wanted` (break before make).
+        """Make each matrix's closed crosspoints exactly `wanted` (break before make): a move
+        that only closes or only opens crosspoints of a matrix whose state the bench knows is
+        that one `close` / `open` (one relay actuation, nothing to break first); any other is
+        one `exclusive_close` (or open-all and close).
 
         The drive SMU goes to 0 V first, and so does the gate SMU, unless every crosspoint that
-        opens or closes is in `quiet` (`route` passes the ground crosspoints of the cell's BL
-        and SL, pulse outputs being off there): every BL/SL source is then at 0 V or off, so the
-        moving relay carries no current and the line it grounds or frees is at 0 V; the gate,
-        whose WL relay does not move, keeps its level."""
+        opens or closes is in `quiet` (`route` passes `_gate_free`: the BL/SL columns on every
+        matrix row but the gate's, pulse outputs being off there): every BL/SL source is then
+        at 0 V or off, so a moving relay carries no current and the line it connects, grounds
+        or frees is at 0 V; the gate, none of whose relays (its matrix row, the WL columns)
+        moves, keeps its level on the word line. A gate on a word line with every BL and SL
+        at 0 V or floating biases no cell."""
         changed = {
             s: frozenset(p) for s, p in wanted.items() if self._closed.get(s) != frozenset(p)
         }
@@ -777,23 +860,36 @@ class Bench:
         self._zero_sources(
             keep_gate=bool(quiet) and all(s in self._closed for s in changed) and moved <= quiet
         )
+        self._route = self._cell = None
         for s, points in changed.items():
             sw = self.station.instruments[s]
             if s not in self._configured:
                 sw.configure()
                 self._configured.add(s)
-            if points and hasattr(sw, "exclusive_close"):
-                sw.exclusive_close(sorted(points))  # break before make: one command, one check
+            was = self._closed.pop(s, None)  # unknown until the matrix has answered
+            only_opens = was is not None and bool(points) and points < was
+            if was is not None and points > was:  # only closes: nothing to break first
+                sw.close(sorted(points - was))
+            elif only_opens and callable(getattr(sw, "open", None)):
+                sw.open(sorted(was - points))
+            elif points and hasattr(sw, "exclusive_close"):
+                sw.exclusive_close(sorted(points))  # break before make: one chunk, one reply
             else:
                 sw.open_all()
                 if points:
                     sw.close(sorted(points))
             self._closed[s] = points
-        self._route = self._cell = None
 
     @staticmethod
     def _update_period(width_s: float, rise_s: float, fall_s: float) -> float:
         return max(4 * width_s, width_s + 2 * (rise_s + fall_s) + 20e-9)
+
+
+def _timeout_at_least(driver: object, seconds: float):
+    """`driver.timeout_at_least(seconds)` where the driver has it (a query answered only after
+    a long burst), else nothing."""
+    extend = getattr(driver, "timeout_at_least", None)
+    return extend(seconds) if callable(extend) else contextlib.nullcontext()
 
 
 def _accepts(fn, name: str) -> bool:

@@ -221,6 +221,40 @@ def test_measure_current_is_one_read() -> None:
         assert smu.measure_current() == pytest.approx(-1.2345e-7)
 
 
+READ_AT = ":SOUR:VOLT:LEV 0;:OUTPUT ON;:SOUR:VOLT:LEV 0.2;:READ?;:SOUR:VOLT:LEV 0;"
+
+
+@pytest.mark.parametrize(
+    ("hold", "tail"), [(False, ":OUTPUT OFF;:SYST:ERR?"), (True, ":SYST:ERR?")]
+)
+def test_read_at_is_one_message_from_0_v_back_to_0_v(hold: bool, tail: str) -> None:
+    """Output on at 0 V, level, reading, level 0 V, output off (or on at 0 V), error query."""
+    with expected_protocol(Keithley2450, [(READ_AT + tail, '-1.234500E-07;0,"No error"')]) as smu:
+        assert smu.read_at(0.2, hold=hold) == pytest.approx(-1.2345e-7)
+
+
+def test_read_at_raises_every_error_the_2450_queued() -> None:
+    with expected_protocol(
+        Keithley2450,
+        [
+            (READ_AT + ":OUTPUT OFF;:SYST:ERR?", '1.0E-06;-222,"Data out of range"'),
+            ("SYST:ERR?", '-221,"Settings conflict"'),
+            ("SYST:ERR?", '0,"No error"'),
+        ],
+    ) as smu:
+        with pytest.raises(InstrumentError) as info:
+            smu.read_at(0.2)
+        assert info.value.errors == [(-222, "Data out of range"), (-221, "Settings conflict")]
+
+
+@pytest.mark.parametrize("reply", ['0,"No error"', "#?garbage", "1.0E-06;x"])
+def test_read_at_calls_a_reply_without_a_reading_or_error_garbled(reply: str) -> None:
+    """A ValueError: what the bench's read policy retries (after a device clear)."""
+    sent = [(READ_AT + ":OUTPUT OFF;:SYST:ERR?", reply)]
+    with expected_protocol(Keithley2450, sent) as smu, pytest.raises(ValueError):
+        smu.read_at(0.2)
+
+
 def _sweep_run(n: int, delay: str = "0") -> list[tuple[str, str | None]]:
     return [
         (

@@ -80,7 +80,10 @@ def test_check_errors_raises_tsp_errors() -> None:
     assert info.value.errors == [(-286, "TSP Runtime error")]
 
 
-# -- channel operations (the query never rides on a command: a Lua chunk stops at an error) -----
+# -- channel operations: the command and the error count in one chunk (one message per move) ----
+COUNT = ";print(errorqueue.count)"
+
+
 @pytest.mark.parametrize(
     ("method", "names", "command"),
     [
@@ -92,7 +95,7 @@ def test_check_errors_raises_tsp_errors() -> None:
     ],
 )
 def test_channel_operations(method: str, names: list[str], command: str) -> None:
-    with expected_protocol(Keithley707B, [(command, None), EMPTY]) as sw:
+    with expected_protocol(Keithley707B, [(command + COUNT, "0.00000e+00")]) as sw:
         getattr(sw, method)(names)
 
 
@@ -120,20 +123,62 @@ def test_close_raises_what_the_instrument_refused() -> None:
         expected_protocol(
             Keithley707B,
             [
-                ('channel.close("1A01")', None),
+                ('channel.close("1A01")' + COUNT, "1.00000e+00"),
                 ("print(errorqueue.next())", "-286\tTSP Runtime error\t2\t0"),
                 EMPTY,
             ],
         ) as sw,
-        pytest.raises(InstrumentError),
+        pytest.raises(InstrumentError) as info,
     ):
         sw.close(["1A01"])
+    assert info.value.errors == [(-286, "TSP Runtime error")]
+
+
+class _StoppedChunk:
+    """A 707B whose chunk stopped at a Lua run-time error: no reply to the count, the error
+    waiting in the queue (what a device clear and `clear_io` then read)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.queue = [("-286", "TSP Runtime error at line 1")]
+
+    def write(self, command: str, **kwargs) -> None:
+        self.sent.append(command)
+
+    def read(self, **kwargs) -> str:
+        from pyvisa.errors import VisaIOError
+
+        if self.sent[-1] != "print(errorqueue.next())":
+            raise VisaIOError(-1073807339)  # VI_ERROR_TMO
+        code, message = self.queue.pop(0) if self.queue else ("0", "Queue Is Empty")
+        return f"{code}\t{message}\t2\t0"
+
+
+def test_a_chunk_stopped_by_a_refused_command_still_raises_it() -> None:
+    """Should the refusal stop the chunk before the count is printed, the reply times out and
+    the queued error is raised all the same (after a device clear)."""
+    from pymeasure.adapters import Adapter
+
+    bus = _StoppedChunk()
+
+    class StubAdapter(Adapter):
+        def _write(self, command: str, **kwargs) -> None:
+            bus.write(command)
+
+        def _read(self, **kwargs) -> str:
+            return bus.read()
+
+    sw = Keithley707B(StubAdapter())
+    with pytest.raises(InstrumentError) as info:
+        sw.exclusive_close(["1A01", "1H01"])
+    assert info.value.errors == [(-286, "TSP Runtime error at line 1")]
+    assert bus.sent[0] == 'channel.exclusiveclose("1A01,1H01")' + COUNT
 
 
 # -- SwitchMatrix role --------------------------------------------------------------------------
 def test_configure_sets_break_before_make() -> None:
     with expected_protocol(
-        Keithley707B, [("channel.connectrule = channel.BREAK_BEFORE_MAKE", None), EMPTY]
+        Keithley707B, [("channel.connectrule = channel.BREAK_BEFORE_MAKE" + COUNT, "0")]
     ) as sw:
         sw.configure()
 
@@ -141,7 +186,7 @@ def test_configure_sets_break_before_make() -> None:
 def test_open_all_and_safe_state() -> None:
     with expected_protocol(
         Keithley707B,
-        [('channel.open("allslots")', None), EMPTY, ('channel.open("allslots")', None)],
+        [('channel.open("allslots")' + COUNT, "0"), ('channel.open("allslots")', None)],
     ) as sw:
         sw.open_all()
         sw.safe_state()  # no error check: stale errors must not stop a shutdown

@@ -61,7 +61,7 @@ def test_stops_early_when_the_window_closes(bench350, tmp_path, monkeypatch) -> 
         calls.append(kwargs["count"])
         pulse_pairs(*args, **kwargs)
         if len(calls) == 2:
-            monkeypatch.setattr(bench350, "read", lambda cell, v, vg: (v * 20e-6, 20e-6))
+            monkeypatch.setattr(bench350, "read", lambda cell, v, vg, **_: (v * 20e-6, 20e-6))
 
     monkeypatch.setattr(bench350, "pulse_pairs", worn_out_after_ten_pairs)
     result = execute("endurance", out=out, cells="0,0", settings=SHORT, bench=bench350)

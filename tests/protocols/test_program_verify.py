@@ -56,8 +56,9 @@ def test_block_lands_every_cell_inside_its_window(bench, tmp_path) -> None:
         assert ops.get("set_pulse", 0) + ops.get("reset_pulse", 0) == n
     assert {"iterations_histogram", "programmed_levels", "sigma_vs_target",
             "convergence_traces"} <= {name for name, _ in figures}  # fmt: skip
-    # a typical iteration (pulse + verify read, two re-routes) costs ~20-24 bus transactions
-    assert np.median(np.diff(marks)) <= 24
+    # an iteration (pulse + verify read) costs 2 bus messages (SET) or 6 (RESET: the SL ground
+    # crosspoint and the gate move), 1 more when the read guessed the next polarity wrong
+    assert np.median(np.diff(marks)) <= 6 and max(np.diff(marks)) <= 12
     assert all(len(inst.errors) == 0 for inst in sim.instruments.values())
 
 
