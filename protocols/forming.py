@@ -6,6 +6,11 @@ after each step the cell is read at `v_read`. The ramp stops at the first step w
 conductance reaches `g_formed_s` (the SkyWater/Ielmini incremental-forming practice: no
 over-forming), and the BL returns to 0 V. Logged per cell: forming voltage (the applied 1T1R
 voltage of that step), the current during it, the conductance after it.
+
+Each step's stop decision depends on its read, so from the host every step costs round trips
+(level, measure, read level, measure). On a station whose drive SMU runs scripts with the matrix
+on its TSP-Link network (`reramlab.onboard`), the whole ramp of a cell runs on the SMU as one
+call (`loop = auto` or `instrument`), the same steps and reads, logged the same way.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ import numpy as np
 from reramlab.bench import Bench
 from reramlab.errors import ParameterError
 from reramlab.log import Run
+from reramlab.onboard import Onboard
 
 from .base import Cell, Progress, ProtocolRun, check_limits, param
+
+LOOPS = ("auto", "host", "instrument")
 
 NAME = "forming"
 TITLE = "Forming: gate-limited BL ramp, read after each step, stop when formed"
@@ -38,10 +46,16 @@ class Params:
         1e-3, "A", "SMU current limit (backup to the gate)", lo=1e-7, hi=0.1
     )
     nplc: float = param(0.1, "PLC", "measurement aperture in power-line cycles", lo=0.01, hi=10.0)
+    loop: str = param(
+        "auto", "", "where the ramp runs: host | instrument (a TSP script on the drive SMU) | "
+        "auto (instrument when the station can)",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.v_stop <= self.v_start:
             raise ParameterError(f"v_stop = {self.v_stop} V must exceed v_start = {self.v_start} V")
+        if self.loop not in LOOPS:
+            raise ParameterError(f"loop = {self.loop!r}: one of {', '.join(LOOPS)}")
 
     def steps(self) -> np.ndarray:
         n = int(np.floor((self.v_stop - self.v_start) / self.v_step + 1e-9)) + 1
@@ -51,6 +65,12 @@ class Params:
 def check(params: Params, bench: Bench) -> None:
     """Refuse before the first command anything beyond the station limits."""
     check_limits(params, bench, bl=("v_stop",), wl=("vg",))
+    if params.loop == "instrument" and bench.onboard is None:
+        raise ParameterError(
+            "loop = 'instrument': this station cannot run the forming ramp on an instrument (it "
+            "needs a TSP drive SMU holding drive and gate and the matrix on its TSP-Link network, "
+            "wiring.tsplink); use loop = host or auto"
+        )
 
 
 def run(bench: Bench, cells: list[Cell], params: Params, log: Run) -> ProtocolRun:
@@ -61,20 +81,12 @@ def run(bench: Bench, cells: list[Cell], params: Params, log: Run) -> ProtocolRu
     )
     todo = [c for c in cells if c not in done]
     bench.prepare_dc(i_compliance_a=params.i_compliance_a, nplc=params.nplc)
-    steps = params.steps()
+    onboard = None if params.loop == "host" else bench.onboard
     for k, cell in enumerate(todo):
-        v_form = i_form = g_form = np.nan
-        formed = False
-        for v in steps:
-            i_step = bench.dc(cell, float(v), params.vg)
-            log.op(cell, "form_step", t_s=bench.now_s(), v=float(v), vg=params.vg, i_a=i_step)
-            i_read, g = bench.read(cell, params.v_read, params.vg)
-            log.op(
-                cell, "read", t_s=bench.now_s(), v=params.v_read, vg=params.vg, i_a=i_read, g_s=g
-            )
-            if g >= params.g_formed_s:
-                formed, v_form, i_form, g_form = True, float(v), i_step, g
-                break
+        if onboard is not None:
+            formed, v_form, i_form, g_form = _ramp_on_instrument(onboard, cell, params, log)
+        else:
+            formed, v_form, i_form, g_form = _ramp_on_host(bench, cell, params, log)
         log.row("cells", row=cell[0], col=cell[1], formed=formed, v_form=v_form,
                 i_form=i_form, g_form=g_form)  # fmt: skip
         log.flush()
@@ -83,3 +95,30 @@ def run(bench: Bench, cells: list[Cell], params: Params, log: Run) -> ProtocolRu
             len(cells),
             f"cell {cell}: " + (f"formed at {v_form:.2f} V" if formed else "not formed"),
         )
+
+
+Outcome = tuple[bool, float, float, float]  # formed, v_form, i_form, g_form
+
+
+def _ramp_on_host(bench: Bench, cell: Cell, params: Params, log: Run) -> Outcome:
+    for v in params.steps():
+        i_step = bench.dc(cell, float(v), params.vg)
+        log.op(cell, "form_step", t_s=bench.now_s(), v=float(v), vg=params.vg, i_a=i_step)
+        i_read, g = bench.read(cell, params.v_read, params.vg)
+        log.op(cell, "read", t_s=bench.now_s(), v=params.v_read, vg=params.vg, i_a=i_read, g_s=g)
+        if g >= params.g_formed_s:
+            return True, float(v), i_step, g
+    return False, np.nan, np.nan, np.nan
+
+
+def _ramp_on_instrument(onboard: Onboard, cell: Cell, params: Params, log: Run) -> Outcome:
+    steps = params.steps()
+    ramp = onboard.form(cell, v_start=float(steps[0]), v_step=params.v_step, n_steps=len(steps),
+                        vg=params.vg, v_read=params.v_read, g_formed_s=params.g_formed_s)  # fmt: skip
+    for step in ramp:
+        log.op(cell, "form_step", t_s=step.t_s, v=step.v, vg=params.vg, i_a=step.i_a)
+        log.op(cell, "read", t_s=step.t_read_s, v=params.v_read, vg=params.vg,
+               i_a=step.g_s * params.v_read, g_s=step.g_s)  # fmt: skip
+    if ramp and ramp[-1].g_s >= params.g_formed_s:
+        return True, ramp[-1].v, ramp[-1].i_a, ramp[-1].g_s
+    return False, np.nan, np.nan, np.nan

@@ -50,7 +50,7 @@ import numpy as np
 from reramlab.bench import Bench
 from reramlab.errors import ParameterError
 from reramlab.log import Run
-from reramlab.onboard import OnboardVerify
+from reramlab.onboard import Onboard
 
 from .base import Cell, param
 from .preform import G_PRISTINE_MAX_S
@@ -181,7 +181,7 @@ def check_programming(p: ProgramParams, bench: Bench) -> None:
         bench.check_width(p.form_width_s, "form_width_s")
     bench.check_count(p.n_reset_first, "n_reset_first")
     bench.check_compliance(p.i_compliance_a)
-    if p.loop == "instrument" and bench.onboard is None:
+    if p.loop == "instrument" and not (bench.onboard and bench.onboard.can_pulse):
         raise ParameterError(
             "loop = 'instrument': this station cannot run the verify loop on an instrument (it "
             "needs a TSP drive SMU holding drive and gate, the matrix on its TSP-Link network "
@@ -190,11 +190,12 @@ def check_programming(p: ProgramParams, bench: Bench) -> None:
         )
 
 
-def onboard_runner(bench: Bench, p: ProgramParams) -> OnboardVerify | None:
+def onboard_runner(bench: Bench, p: ProgramParams) -> Onboard | None:
     """The on-instrument loop runner to use for `p` on `bench` (None: the host runs it)."""
     if p.loop == "host" or p.algorithm == "ispva":
         return None
-    return bench.onboard
+    runner = bench.onboard
+    return runner if runner is not None and runner.can_pulse else None
 
 
 def check_reads(p: ProgramParams, bench: Bench, program: bool) -> None:
@@ -322,7 +323,7 @@ def program_cell(
     }  # fmt: skip
 
 
-def _program_cell_onboard(runner: OnboardVerify, bench: Bench, cell: Cell, target_s: float,
+def _program_cell_onboard(runner: Onboard, bench: Bench, cell: Cell, target_s: float,
                           p: ProgramParams, log: Run) -> dict[str, Any]:  # fmt: skip
     """`program_cell` with the write-verify loop on the instrument (`reramlab.onboard`): the
     optional forming pulse and RESET burst stay on the host, then one call runs the loop; every

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reramlab.errors import SafetyLimitError
-from reramlab.onboard import OnboardVerify
+from reramlab.onboard import Onboard
 from reramlab.retry import READ_POLICY, SAFE_POLICY, plausible_number
 from reramlab.stations.connect import ConnectedStation
 from reramlab.stations.schema import Limits
@@ -120,9 +120,9 @@ class Bench:
         self._names = {id(inst): name for name, inst in station.instruments.items()}
 
     @functools.cached_property
-    def onboard(self) -> OnboardVerify | None:
+    def onboard(self) -> Onboard | None:
         """The on-instrument write-verify loop of this station (None if it cannot run one)."""
-        return OnboardVerify.of(self)
+        return Onboard.of(self)
 
     # -- time --------------------------------------------------------------------------------
     def now_s(self) -> float:

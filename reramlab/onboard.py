@@ -1,4 +1,7 @@
-"""Write-verify loops that run on the instrument: a TSP script on a 2600B-class drive SMU.
+"""Loops that run on the instrument: TSP scripts on a 2600B-class drive SMU.
+
+Two loops whose every step depends on the last measurement: the write-verify loop of
+program-and-verify (below) and the forming ramp (a BL step, a read, stop when formed).
 
 A verify decision made on the host costs a bus round trip per iteration (read, decide, pulse).
 On a station whose drive SMU runs TSP scripts, whose switch matrix is on the same TSP-Link
@@ -16,7 +19,10 @@ BL grounded, the read route the BL on the drive SMU with the SL grounded. The ch
 row is open pulses into nothing. No relay moves with a source above 0 V: the drive goes to 0 V
 before each move and the pulse outputs idle at 0 V; the gate's WL crosspoint never moves.
 
-What the loop does per iteration is `programming.program_cell`'s loop (identical pulses, or
+Forming needs no pulse generator: the ramp step, the read and the stop decision run on the SMU
+on the cell's read route (`form`), the same steps `protocols/forming.py` makes from the host.
+
+What the write-verify loop does per iteration is `programming.program_cell`'s loop (identical pulses, or
 the IGVVA gate ladder, incremental or cumulative); ISPVA changes the pulse amplitude, which
 only the host can set on the generator, so it stays on the host.
 """
@@ -28,11 +34,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reramlab.errors import SafetyLimitError
+from reramlab.instruments.base import InstrumentError
 
 if TYPE_CHECKING:
     from reramlab.bench import Bench, Cell
 
-SCRIPT_NAME = "reramlab_verify"
+SCRIPT_NAME = "reramlab_loops"
 
 #: the loop (Lua, Series 2600B user script); `sw` = the matrix's TSP-Link node, `line` = the
 #: digital I/O line cabled to the pulse generator. History: per verify read, the polarity of
@@ -86,6 +93,28 @@ function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
   d.source.levelv = 0
   return table.concat(out, ";")
 end
+
+function rl_form(d, g, sw, x_read, vg, v_read, v_start, v_step, n_steps, g_formed)
+  local out = {}
+  timer.reset()
+  g.source.levelv = 0
+  d.source.levelv = 0
+  sw.exclusiveclose(x_read)
+  g.source.levelv = vg
+  d.source.output = d.OUTPUT_ON
+  for k = 0, n_steps - 1 do
+    local v = v_start + k * v_step
+    d.source.levelv = v
+    local i = d.measure.i()
+    local t = timer.measure.t()
+    d.source.levelv = v_read
+    local gv = d.measure.i() / v_read
+    table.insert(out, string.format("%.9g,%.9g,%.9g,%.9g,%.9g", v, i, t, gv, timer.measure.t()))
+    if gv >= g_formed then break end
+  end
+  d.source.levelv = 0
+  return table.concat(out, ";")
+end
 """
 
 
@@ -101,12 +130,25 @@ class VerifyStep:
     vg_pulse: float
 
 
-class OnboardVerify:
-    """The write-verify loop of one cell as a single call to the drive SMU's script.
+@dataclass(frozen=True)
+class FormStep:
+    """One forming step run on the instrument: the BL level (V) and the current during it (A)
+    at `t_s`, then the read's conductance (S) at `t_read_s`."""
 
-    Build it with `OnboardVerify.of(bench)` (None if the station cannot run it)."""
+    v: float
+    i_a: float
+    t_s: float
+    g_s: float
+    t_read_s: float
 
-    def __init__(self, bench: Bench, smu, switch_name: str, node: int, line: int) -> None:
+
+class Onboard:
+    """The loops of one cell as single calls to the drive SMU's script.
+
+    Build it with `Onboard.of(bench)` (None if the station cannot run scripts);
+    `can_pulse` says whether the write-verify loop can (it needs the trigger cable)."""
+
+    def __init__(self, bench: Bench, smu, switch_name: str, node: int, line: int | None) -> None:
         self.bench = bench
         self.smu = smu  # the TSP instrument holding drive and gate
         self.switch_name = switch_name
@@ -116,30 +158,88 @@ class OnboardVerify:
         self._armed: tuple | None = None
 
     @classmethod
-    def of(cls, bench: Bench) -> OnboardVerify | None:
+    def of(cls, bench: Bench) -> Onboard | None:
         """The loop runner for `bench`, or None: it needs drive and gate on one script-capable
-        SMU, every line on one matrix on that SMU's TSP-Link network, both pulse channels on
-        one generator whose trigger input is cabled to the SMU, and a ground matrix row."""
+        SMU, every line on one matrix on that SMU's TSP-Link network and a ground matrix row.
+        For the write-verify loop also both pulse channels on one generator whose trigger
+        input is cabled to a digital I/O line of the SMU."""
         w = bench.wiring
         fns = w.functions
-        if "pulse_bl" not in fns or "pulse_sl" not in fns or "gnd" not in w.matrix_rows.values():
-            return None
-        smu_name, pg_name = fns["drive"].split(".")[0], fns["pulse_bl"].split(".")[0]
-        if fns["gate"].split(".")[0] != smu_name or fns["pulse_sl"].split(".")[0] != pg_name:
-            return None
+        smu_name = fns["drive"].split(".")[0]
         switches = {g.switch for g in w.lines.values()}
-        if len(switches) != 1 or None in switches:
+        if (
+            fns["gate"].split(".")[0] != smu_name
+            or "gnd" not in w.matrix_rows.values()
+            or len(switches) != 1
+            or None in switches
+        ):
             return None
         (switch,) = switches
-        if smu_name not in w.tsplink or switch not in w.tsplink:
-            return None
-        lines = [ln for ln, target in w.triggers.items() if ln.split(".")[0] == smu_name
-                 and target == pg_name]  # fmt: skip
         smu = bench.station.instruments[smu_name]
-        if not lines or not hasattr(smu, "load_script"):
+        if smu_name not in w.tsplink or switch not in w.tsplink or not hasattr(smu, "load_script"):
             return None
-        line = int(lines[0].split(".dio")[1])
+        pg = {fns[k].split(".")[0] for k in ("pulse_bl", "pulse_sl") if k in fns}
+        lines = [ln for ln, target in w.triggers.items()
+                 if ln.split(".")[0] == smu_name and {target} == pg and len(fns) == 4]  # fmt: skip
+        line = int(lines[0].split(".dio")[1]) if lines else None
         return cls(bench, smu, switch, w.tsplink[switch], line)
+
+    def check_links(self) -> list[str]:
+        """Problems with the TSP-Link network as the SMU sees it (empty if none): the link must
+        be online and the matrix must answer as node `node`. (A trigger cable cannot be seen
+        from the SMU; a wrong one shows as cells that never move.)"""
+        try:
+            state = self.smu.call_script("tsplink.state")
+        except InstrumentError as e:
+            return [f"wiring.tsplink: cannot read tsplink.state ({e})"]
+        if state != "online":
+            return [f"wiring.tsplink: TSP-Link is {state!r}, not 'online' (cable, node numbers, "
+                    "tsplink.reset())"]  # fmt: skip
+        try:
+            self.smu.call_script(f'node[{self.node}].channel.getclose("allslots")')
+        except InstrumentError as e:
+            return [f"wiring.tsplink: {self.switch_name} does not answer as node {self.node} ({e})"]
+        return []
+
+    @property
+    def can_pulse(self) -> bool:
+        """Whether the write-verify loop can run (a trigger cable to the pulse generator)."""
+        return self.line is not None
+
+    def _call(self, function: str, args: list[str], busy_s: float) -> list[list[str]]:
+        """Call a script function; its reply as records (';') of fields (',')."""
+        self._load()
+        reply = self.smu.call_script(f"{function}({', '.join(args)})", timeout_s=busy_s)
+        return [item.split(",") for item in reply.split(";") if item]
+
+    def _channels(self) -> tuple[str, str]:
+        """Lua names of the drive and gate SMUs ('smua', 'smub')."""
+        fns = self.bench.wiring.functions
+        return tuple(f"smu{fns[f].split('.')[1]}" for f in ("drive", "gate"))  # type: ignore[return-value]
+
+    # -- forming -------------------------------------------------------------------------------
+    def form(self, cell: Cell, *, v_start: float, v_step: float, n_steps: int, vg: float,
+             v_read: float, g_formed_s: float) -> list[FormStep]:  # fmt: skip
+        """The forming ramp of `cell` on the instrument: BL steps from `v_start` by `v_step`
+        (at most `n_steps`), each followed by a read, stopping at the first read at or above
+        `g_formed_s`. Levels are checked against the station limits first; afterwards the
+        cell is on its read route with the drive at 0 V."""
+        b = self.bench
+        b.check_cell(cell)
+        b.check_level("BL", v_start + (n_steps - 1) * v_step, "forming ramp end")
+        b.check_level("BL", v_read, "v_read")
+        b.check_level("WL", vg, "vg")
+        x_read = self._crosspoints(cell, "read")
+        d, g = self._channels()
+        args = [d, g, f"node[{self.node}].channel", f'"{x_read}"']
+        args += [f"{v:.9g}" for v in (vg, v_read, v_start, v_step)]
+        args += [str(int(n_steps)), f"{g_formed_s:.9g}"]
+        nplc = getattr(b.drive, "_nplc", 1.0)
+        t0 = b.now_s()
+        records = self._call("rl_form", args, n_steps * (2 * nplc / 50.0 + 0.02) + 5.0)
+        b.after_script(cell, read_route=x_read, switch=self.switch_name, vg=vg)
+        return [FormStep(float(v), float(i), t0 + float(t), float(gv), t0 + float(tr))
+                for v, i, t, gv, tr in records]  # fmt: skip
 
     # -- per cell ----------------------------------------------------------------------------
     def program(self, cell: Cell, *, target_s: float, window_s: float, v_set: float,
@@ -150,6 +250,10 @@ class OnboardVerify:
         """Write-verify `cell` to `target_s` ± `window_s` on the instrument; every verify read
         (the first one included) as a `VerifyStep`. Levels are checked against the station
         limits first; afterwards the cell is on its read route with the drive at 0 V."""
+        if not self.can_pulse:
+            raise SafetyLimitError(
+                "no trigger cable from the drive SMU to the pulse generator (wiring.triggers)"
+            )
         b = self.bench
         b.check_cell(cell)
         b.check_width(width_s)
@@ -163,9 +267,8 @@ class OnboardVerify:
             raise SafetyLimitError(f"v_set {v_set} V must be > 0, v_reset {v_reset} V < 0")
         period_s = max(4 * width_s, width_s + 2 * 10e-9 + 20e-9)
         self._arm(v_set, -v_reset, width_s, period_s)
-        self._load()
         x = {name: self._crosspoints(cell, name) for name in ("read", "set", "reset")}
-        d, g = (f"smu{b.wiring.functions[f].split('.')[1]}" for f in ("drive", "gate"))
+        d, g = self._channels()
         args = [d, g, f"node[{self.node}].channel", str(self.line)]
         args += [f"{v:.9g}" for v in (v_read, vg_read, target_s - window_s, target_s + window_s,
                                       g_formed_s)]  # fmt: skip
@@ -173,13 +276,11 @@ class OnboardVerify:
         args += [f"{v:.9g}" for v in (period_s, vg_set, vg_reset, vg_set_start, vg_reset_start,
                                       vg_step)]  # fmt: skip
         args.append("true" if cumulative else "false")
-        t0 = b.now_s()
         nplc = getattr(b.drive, "_nplc", 1.0)
-        busy_s = (max_iterations + 1) * (nplc / 50.0 + 0.05) + 5.0
-        reply = self.smu.call_script(f"rl_verify({', '.join(args)})", timeout_s=busy_s)
+        t0 = b.now_s()
+        records = self._call("rl_verify", args, (max_iterations + 1) * (nplc / 50.0 + 0.05) + 5.0)
         steps = []
-        for item in filter(None, reply.split(";")):
-            p, gv, t, tp, vg = item.split(",")
+        for p, gv, t, tp, vg in records:
             pulsed = int(p) != 0
             steps.append(VerifyStep({0: 0, 1: 1, 2: -1}[int(p)], float(gv), t0 + float(t),
                                     t0 + float(tp) if pulsed else math.nan,
@@ -210,10 +311,11 @@ class OnboardVerify:
         from reramlab.bench import GND, Route
 
         fns = self.bench.wiring.functions
-        route = {
-            "read": Route(wl=fns["gate"], bl=fns["drive"], sl=GND),
-            "set": Route(wl=fns["gate"], bl=fns["pulse_bl"], sl=GND),
-            "reset": Route(wl=fns["gate"], bl=GND, sl=fns["pulse_sl"]),
-        }[kind]
+        if kind == "read":
+            route = Route(wl=fns["gate"], bl=fns["drive"], sl=GND)
+        elif kind == "set":
+            route = Route(wl=fns["gate"], bl=fns["pulse_bl"], sl=GND)
+        else:
+            route = Route(wl=fns["gate"], bl=GND, sl=fns["pulse_sl"])
         wanted, _ = self.bench.crosspoints(cell, route)
         return ",".join(sorted(wanted[self.switch_name]))

@@ -85,6 +85,18 @@ def check_station(station: str | Path, *, sim: bool = False) -> CheckReport:
                 sw.safe_state()
                 if sw.closed():
                     problems.append(f"{group.switch}: crosspoints still closed after open_all")
+        if st.spec.wiring.tsplink:
+            from reramlab.bench import Bench  # the bench layer sits above the station layer
+
+            onboard = Bench(connected).onboard
+            if onboard is None:
+                problems.append(
+                    "wiring.tsplink: declared, but the drive and gate are not on one TSP SMU with "
+                    "every line on one matrix of its network (no instrument-side loops)"
+                )
+            else:
+                problems.extend(onboard.check_links())
+                rows[onboard.switch_name].roles.append(f"TSP-Link node {onboard.node}")
         for name, inst in connected.instruments.items():
             try:
                 errs = inst.check_errors()

@@ -1,7 +1,7 @@
-"""Program-and-verify with the verify loop on the instrument: a TSP script on the 2636B of the
-lab-2636b-81160-707b station (TSP-Link to the 707B, digital I/O line 1 to the 81160A's trigger
-input), run against the simulator. The loop must give what the host loop gives, cost about one
-bus transaction per cell, log every read and pulse, and refuse where it cannot run."""
+"""Loops on the instrument: TSP scripts on the 2636B of the lab-2636b-81160-707b station (TSP-Link
+to the 707B, digital I/O line 1 to the 81160A's trigger input), run against the simulator:
+program-and-verify's write-verify loop and forming's ramp. Each must give what the host loop
+gives, cost about one bus transaction per cell, log every step, and refuse where it cannot run."""
 
 from __future__ import annotations
 
@@ -123,3 +123,57 @@ def test_ispva_cannot_run_on_the_instrument() -> None:
 
     with pytest.raises(ParameterError, match="ispva changes the pulse amplitude"):
         Params(loop="instrument", algorithm="ispva")
+
+
+def _form(tmp_path, loop: str):
+    st = load_station(STATION)
+    _, connected, bench = open_bench(st, sim=True, sim_dir=tmp_path / loop)
+    try:
+        n0 = connected.simulator.transactions
+        result = execute("forming", out=tmp_path / f"{loop}.h5", cells=CELLS, bench=bench,
+                         settings={"loop": loop})  # fmt: skip
+        assert result.status == "completed", result.error
+        transactions = connected.simulator.transactions - n0
+        assert all(len(i.errors) == 0 for i in connected.simulator.instruments.values())
+    finally:
+        connected.close()
+    with open_log(tmp_path / f"{loop}.h5") as log:
+        return transactions, log.run(1)["cells"], log.timeseries()
+
+
+def test_forming_on_the_instrument_is_the_host_ramp_in_one_call_per_cell(tmp_path) -> None:
+    tr_on, cells_on, ops_on = _form(tmp_path, "instrument")
+    tr_host, cells_host, ops_host = _form(tmp_path, "host")
+    # the same chip (seed), the same steps and reads: the same forming voltages
+    assert cells_on["formed"].astype(bool).all()
+    np.testing.assert_allclose(cells_on["v_form"], cells_host["v_form"])
+    np.testing.assert_allclose(cells_on["i_form"], cells_host["i_form"], rtol=1e-6)
+    assert len(ops_on) == len(ops_host)
+    assert list(ops_on["op"].astype(str)) == list(ops_host["op"].astype(str))
+    n_cells = len(cells_on)
+    assert tr_on <= 5 * n_cells < tr_host / 10, (tr_on, tr_host)
+
+
+def test_forming_loop_instrument_is_refused_without_tsp_link(tmp_path) -> None:
+    _, connected, bench = open_bench(load_station("sim"), sim=True, sim_dir=tmp_path)
+    try:
+        with pytest.raises(ParameterError, match=r"forming ramp on an instrument"):
+            execute("forming", out=tmp_path / "x.h5", cells="0,0", bench=bench,
+                    settings={"loop": "instrument"})  # fmt: skip
+    finally:
+        connected.close()
+
+
+def test_station_check_sees_the_tsp_link(tmp_path) -> None:
+    from reramlab.stations.check import check_station
+    from reramlab.stations.loader import station_dir
+
+    good = check_station(station_dir() / f"{STATION}.yaml", sim=True)
+    assert good.ok, good.problems
+    assert any("TSP-Link node 2" in role for row in good.rows for role in row.roles)
+    text = (station_dir() / f"{STATION}.yaml").read_text()
+    broken = tmp_path / "no-switch-on-link.yaml"
+    broken.write_text(text.replace("tsplink: {smu: 1, sw: 2}", "tsplink: {smu: 1}"))
+    report = check_station(broken, sim=True)
+    assert not report.ok
+    assert any("wiring.tsplink: declared" in p for p in report.problems), report.problems
