@@ -5,6 +5,13 @@ BLs, VG 1.2 V) and RESET (1.3 V on all SLs, VG 3.3 V), so every cell is integrat
 pulse: forming check, rate lookup, soft-bounds step, c2c noise, wear and relaxation bookkeeping.
 Bursts (count > 1) use the closed form and are far faster per pulse; that figure goes in the note.
 Measures only; asserts nothing.
+
+Single pulses run CmoCells.pulse: blocks of cells small enough for the temporaries to stay in
+cache, the dose from per-bias tables of node doses (no per-cell exp), q = 1 - exp(-A) from its
+series, and the noisy step as one fused expression. It agrees with the reference arithmetic
+(_step_det + c2c_sigma) to float32 rounding: tests/model/test_model_fast_pulse.py.
+The figure is load-sensitive: this machine's two vCPUs give about one core of throughput, and
+other jobs running at the same time can slow it by up to 2x; compare before/after in one run.
 """
 
 from __future__ import annotations

@@ -178,12 +178,13 @@ class ArrayModel:
             return
         union = self._union([st.plan.cells for st in prepared])
         formed_before = _take(self._formed, union).copy()
-        if union is None:
+        alone = union is None and len(prepared) == 1  # the pulse sets all of _dg_first
+        if union is None and not alone:
             self._dg_first.fill(0.0)
-        else:
+        elif union is not None:
             self._dg_first[union] = 0.0
         for st in prepared:
-            self._pulse_once(st)
+            self._pulse_once(st, alone)
         if repeat > 1:
             kinetic = [(st.rates, *self._kinetic_cells(st, ())) for st in prepared]
             k_union = self._union([k[1] for k in kinetic if k[1] is None or len(k[1])])
@@ -289,12 +290,20 @@ class ArrayModel:
         keep = mobile[plan.cells] & ~rates.negligible[plan.combo]
         return plan.cells[keep], plan.combo[keep]
 
-    def _pulse_once(self, st: _Step) -> None:
+    def _pulse_once(self, st: _Step, alone: bool = False) -> None:
+        """One pulse step; adds each cell's |dG| to _dg_first (alone: sets all of it)."""
         just_formed = self._form(st)
         idx, combo = self._kinetic_cells(st, just_formed)
         if idx is None:
-            self._dg_first += self._dev.pulse(st.rates, idx, combo, self._normals)
-        elif len(idx):
+            dg = self._dev.pulse(st.rates, idx, combo, self._normals)
+            if alone:
+                self._dg_first = dg.astype(np.float32, copy=False)
+            else:
+                self._dg_first += dg
+            return
+        if alone:
+            self._dg_first.fill(0.0)
+        if len(idx):
             self._dg_first[idx] += self._dev.pulse(st.rates, idx, combo, self._normals)
 
     def _form(self, st: _Step) -> np.ndarray:
@@ -340,8 +349,16 @@ class ArrayModel:
             self._xi = self._normals.draw(self._n).copy()
             self._t_prog_floor = t_end_s
         elif union is None:
-            np.copyto(self._t_prog, t_end_s, where=event)
-            np.copyto(self._xi, self._normals.draw(self._n), where=event)
+            xi = self._normals.draw(self._n)
+            keep = np.flatnonzero(~event)
+            if len(keep) > self._n // 8:
+                np.copyto(self._t_prog, t_end_s, where=event)
+                np.copyto(self._xi, xi, where=event)
+            else:  # = the copyto(where=event) above; faster with few non-event cells
+                t_keep, xi_keep = self._t_prog[keep], self._xi[keep]
+                self._t_prog.fill(t_end_s)
+                self._xi[...] = xi
+                self._t_prog[keep], self._xi[keep] = t_keep, xi_keep
         else:
             self._mark_programmed(union[event], t_end_s)
         worn = self._dev.worn_out(union)

@@ -140,6 +140,22 @@ def total_ln_a(ln_r: np.ndarray, dt: np.ndarray) -> np.ndarray:
         return finite_top + np.log(np.sum(np.exp(terms - finite_top), axis=0))
 
 
+@dataclass(frozen=True)
+class DoseLookup:
+    """A pulse's ln-dose table, flattened (combo-major) for per-cell lookups at G / g_step:
+    ln_a of each node, its difference to the next node (the float32 arithmetic of
+    CircuitTables.interp), and the node doses exp(ln_a) with the largest |difference| and
+    ln_a, for the exp-free evaluation A_i exp(d_i u) (cmo_cells)."""
+
+    ln_a: np.ndarray  # float32 (n_combo * n_grid,)
+    slope: np.ndarray  # float32, ln_a[i + 1] - ln_a[i] (0 after the last node)
+    a: np.ndarray  # float32 exp(ln_a)
+    slope_max: float  # max |slope|; inf if the table is not finite
+    ln_a_max: float
+    n_grid: int
+    per_g: float  # 1 / grid step (1/S)
+
+
 @dataclass
 class StepRates:
     """Rates for the cells of one pulse step, by combo (distinct bias) and cell conductance.
@@ -164,6 +180,27 @@ class StepRates:
         if self.ln_a_tab is not None:
             return self.circuit.interp(self.ln_a_tab, combo, g)
         return total_ln_a(self._direct(combo, g), self.piece_dt_s).astype(np.float32)
+
+    @functools.cached_property
+    def dose_lookup(self) -> DoseLookup | None:
+        """The ln_a table prepared for per-cell lookups (None in direct mode)."""
+        if self.ln_a_tab is None:
+            return None
+        tab = self.ln_a_tab
+        slope = np.zeros_like(tab)
+        np.subtract(tab[:, 1:], tab[:, :-1], out=slope[:, :-1])
+        finite = bool(np.isfinite(tab).all())
+        with np.errstate(over="ignore"):
+            a = np.exp(tab.astype(float)).astype(np.float32)
+        return DoseLookup(
+            tab.reshape(-1),
+            slope.reshape(-1),
+            a.reshape(-1),
+            float(np.abs(slope).max()) if finite else np.inf,
+            float(tab.max()) if finite else np.inf,
+            tab.shape[-1],
+            float(1.0 / self.circuit.g_step),
+        )
 
     def ln_r_piece(self, k: int, combo: np.ndarray | None, g: np.ndarray) -> np.ndarray:
         """ln of piece k's effective rate per cell at conductance g."""
