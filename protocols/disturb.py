@@ -222,7 +222,7 @@ def read_before(bench: Bench, cells: list[Cell], p: Params, log: Run) -> dict[Ce
 
 def apply_update(bench: Bench, rows: list[int], cols: list[int], phases: list[UpdatePhase],
                  p: Params, execution: str) -> None:  # fmt: skip
-    """One update of the block on the board or time-multiplexed (see reramlab.bench)."""
+    """One update of the block on the board or time-multiplexed (see reramlab.parallel_update)."""
     kwargs = dict(width_s=p.width_s, vg=p.vg_update, rise_s=p.rise_s, fall_s=p.fall_s)
     if execution == "board":
         bench.parallel_update(rows, cols, phases, **kwargs)

@@ -125,7 +125,9 @@ def run_scenario(s: Scenario, directory: Path) -> dict[str, Any]:
     """Run one scenario on a fresh simulated chip of its own (rows never share cells)."""
     out = directory / f"row{s.row:02d}.h5"
     t0 = time.perf_counter()
-    _, connected, bench = open_bench(load_station(s.station), sim=True, sim_dir=directory / f"row{s.row:02d}")
+    _, connected, bench = open_bench(
+        load_station(s.station), sim=True, sim_dir=directory / f"row{s.row:02d}"
+    )
     try:
         result = execute(s.protocol, out=out, cells=s.cells, settings=s.settings, bench=bench)
     finally:
