@@ -27,6 +27,15 @@ from reramlab.stations.loader import load_station
 LATENCY_S = {"gpib": 2e-3, "usbtmc": 0.5e-3, "lan_vxi11": 1.5e-3, "lan_socket": 0.35e-3}
 ENDURANCE_PAIRS = 50_000  # 1e5 pulses
 PV_CELLS = "0:4,0:8"  # 32 cells: one per level of the default 32-level grid
+#: the lab stations (with --sim, on the 130 nm chip) whose P&V cost is reported besides `sim`
+PV_STATIONS = [
+    ("lab-2636b-81160-707b", "_2636b_tsp", {},
+     " (--sim, 130 nm chip, verify loop on the 2636B as a TSP script)"),
+    ("lab-2636b-81160-707b", "_2636b_host", {"loop": "host"},
+     " (--sim, 130 nm chip, verify loop on the host)"),
+    ("lab-b2902-33600-707b", "_b2902", {}, " (--sim, 130 nm chip, host loop)"),
+    ("lab-2450-81160-707b", "_lab2450", {}, " (--sim, 130 nm chip, host loop)"),
+]  # fmt: skip
 LINE_FREQ_HZ = 50.0
 
 
@@ -195,17 +204,8 @@ def run() -> list[dict]:
         out.append({"name": "endurance_transactions_per_pulse", "value": float("nan"),
                     "unit": "1", "note": f"not measured: {e}"})  # fmt: skip
     out += program_verify()
-    out += program_verify(
-        "lab-2636b-81160-707b",
-        "_2636b_tsp",
-        what=" (--sim, 130 nm chip, verify loop on the 2636B as a TSP script)",
-    )
-    out += program_verify(
-        "lab-2636b-81160-707b",
-        "_2636b_host",
-        {"loop": "host"},
-        " (--sim, 130 nm chip, verify loop on the host)",
-    )
+    for station, suffix, settings, what in PV_STATIONS:
+        out += program_verify(station, suffix, settings, what)
     out += visa_overhead()
     return out
 

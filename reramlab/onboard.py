@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from reramlab.bench import Bench, Cell
 
 SCRIPT_NAME = "reramlab_loops"
+#: wait after a gate change before the pulse fires: the gate SMU's source settling (the 2600B
+#: settles within ~100 us on the 2 V range); from the host a bus round trip hides it
+GATE_SETTLE_S = 100e-6
 
 #: the loop (Lua, Series 2600B user script); `sw` = the matrix's TSP-Link node, `line` = the
 #: digital I/O line cabled to the pulse generator. History: per verify read, the polarity of
@@ -47,7 +50,7 @@ SCRIPT_NAME = "reramlab_loops"
 SCRIPT = """
 function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
                    x_read, x_set, x_reset, wait_s, vg_set, vg_reset,
-                   vg_set_start, vg_reset_start, vg_step, cumulative)
+                   vg_set_start, vg_reset_start, vg_step, cumulative, settle_s)
   local k, last, n, tp, vg = {0, 0}, 0, 0, -1, 0
   local out = {}
   digio.trigger[line].mode = digio.TRIG_RISINGM
@@ -81,6 +84,7 @@ function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
       k[p] = k[p] + 1
       last = p
       g.source.levelv = vg
+      delay(settle_s)
       digio.trigger[line].assert()
       delay(wait_s)
       tp = timer.measure.t()
@@ -275,7 +279,7 @@ class Onboard:
         args += [str(int(max_iterations))] + [f'"{x[k]}"' for k in ("read", "set", "reset")]
         args += [f"{v:.9g}" for v in (period_s, vg_set, vg_reset, vg_set_start, vg_reset_start,
                                       vg_step)]  # fmt: skip
-        args.append("true" if cumulative else "false")
+        args += ["true" if cumulative else "false", f"{GATE_SETTLE_S:.9g}"]
         nplc = getattr(b.drive, "_nplc", 1.0)
         t0 = b.now_s()
         records = self._call("rl_verify", args, (max_iterations + 1) * (nplc / 50.0 + 0.05) + 5.0)
