@@ -39,14 +39,15 @@ def run_demo(
 ) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / "demo.h5"
-    if log_path.exists():
-        log_path.unlink()
-    from reramlab.runner import open_bench
+    from reramlab.runner import chip_state_path, open_bench
 
+    for old in (log_path, chip_state_path(log_path)):  # a fresh chip and log every time
+        old.unlink(missing_ok=True)
     _, connected, bench = open_bench("sim")
-    try:
+    try:  # the chip is kept with the log: `reramlab run ... --out DIR/demo.h5` continues it
         for protocol, settings in DEMO_STEPS:
-            progress(protocol, out=log_path, cells=cells, settings=settings, bench=bench)
+            progress(protocol, out=log_path, cells=cells, settings=settings, bench=bench,
+                     keep_chip=True)  # fmt: skip
     finally:
         connected.close()
     from reramlab.analysis import write_report

@@ -12,6 +12,17 @@ finished in the log, further signals are held and dropped: a second Ctrl-C canno
 output on. SIGKILL cannot be caught: the log then keeps everything flushed before it, with the
 run marked ``running``, and ``--resume`` continues it.
 
+The simulated chip is kept with the log: a simulated bench's chip would otherwise live only as
+long as its process. After a run on a simulated bench (completed, failed, aborted or
+interrupted; after the bench is made safe, with stop signals held) the chip's whole state, its
+clock included, is written next to the log as ``<log>.simchip.npz`` (``chip_state_path``), and a
+later run into the same log restores it before the first command: the chip is where the log's
+history left it. A saved chip that is another chip (preset, overrides, rows, cols, seed) or
+belongs to another log of that name is refused before anything is sent, naming what differs
+(a fresh chip would contradict the log's history); one whose log was deleted is ignored and
+replaced. Real benches never write one. After a SIGKILL the saved chip is the one from before
+the killed run.
+
 Resume: the newest unfinished run of the protocol in the log continues with the same
 parameters and cells (a different ``--set`` or ``--cells`` is refused, naming the difference);
 what is done is decided by the log alone.
@@ -30,6 +41,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
+
+from reramlab import __version__
 from reramlab.bench import Bench
 from reramlab.errors import (
     CellSelectionError,
@@ -41,6 +55,8 @@ from reramlab.errors import (
 )
 from reramlab.log import LogFile, Run
 from reramlab.protocols.base import Progress, get_protocol, make_params, parse_cells
+from reramlab.sim_backend.array_model import ChipStateError
+from reramlab.sim_backend.library import read_chip_state
 from reramlab.stations.connect import ConnectedStation, connect
 from reramlab.stations.loader import Station, load_station
 
@@ -121,11 +137,18 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def open_bench(
-    station: str | Path | Station, *, sim: bool = False, sim_dir: Path | None = None
+    station: str | Path | Station,
+    *,
+    sim: bool = False,
+    sim_dir: Path | None = None,
+    chip_of: str | Path | None = None,
 ) -> tuple[Station, ConnectedStation, Bench]:
+    """Load and connect a station. On a simulated bench, `chip_of` (a log path) restores the
+    chip saved with that log, if any, before any instrument is opened (restore_chip)."""
     st = station if isinstance(station, Station) else _load(station)
+    hook = None if chip_of is None else (lambda simulator: restore_chip(simulator, chip_of))
     try:
-        connected = connect(st, sim=sim, sim_dir=sim_dir)
+        connected = connect(st, sim=sim, sim_dir=sim_dir, on_simulator=hook)
     except StationError as e:
         if str(st.path) in str(e):
             raise
@@ -156,27 +179,36 @@ def execute(
     sim: bool = False,
     bench: Bench | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    keep_chip: bool | None = None,
 ) -> RunResult:
-    """Run `protocol` on `cells` and log it to `out`. Pass `bench` to reuse an open bench."""
+    """Run `protocol` on `cells` and log it to `out`. Pass `bench` to reuse an open bench.
+
+    `keep_chip` (default: True when this call opens the bench, False with a `bench`): on a
+    simulated bench, restore the chip saved with `out` before the run and save it after."""
     module = get_protocol(protocol)
     params = params if params is not None else make_params(module, settings)
     out = Path(out)
     _check_log_path(out)
     opened = bench is None
+    keep = opened if keep_chip is None else keep_chip
     if bench is None:
-        st, connected, bench = open_bench(station, sim=sim)
+        st, connected, bench = open_bench(station, sim=sim, chip_of=out if keep else None)
     else:
         connected = bench.station
         st = connected.station
+        if keep and connected.simulator is not None:
+            restore_chip(connected.simulator, out)
     try:
-        return _execute(module, params, out, st, connected, bench, cells, resume, on_progress)
+        return _execute(module, params, out, st, connected, bench, cells, resume, on_progress,
+                        keep and connected.simulator is not None)  # fmt: skip
     finally:
         if opened:
             connected.close()
 
 
 def _execute(module, params, out: Path, st: Station, connected: ConnectedStation, bench: Bench,
-             cells: str, resume: bool, on_progress) -> RunResult:  # fmt: skip
+             cells: str, resume: bool, on_progress,
+             keep_chip: bool = False) -> RunResult:  # fmt: skip
     try:
         chosen = parse_cells(cells, bench.rows, bench.cols)
     except ValueError as e:  # e.g. a zero slice step
@@ -192,13 +224,19 @@ def _execute(module, params, out: Path, st: Station, connected: ConnectedStation
         except BaseException:
             log.close()
             raise
-        return _run(module, params, chosen, bench, log, run, on_progress)
+
+        def save_chip_after(run_id: str, status: str) -> str:
+            return _save_chip_after_run(connected.simulator, out, run_id, status)
+
+        return _run(module, params, chosen, bench, log, run, on_progress,
+                    save_chip_after if keep_chip else None)  # fmt: skip
     finally:
         if fd is not None:
             os.close(fd)
 
 
-def _run(module, params, chosen, bench: Bench, log: LogFile, run: Run, on_progress) -> RunResult:
+def _run(module, params, chosen, bench: Bench, log: LogFile, run: Run, on_progress,
+         save_chip_after: Callable[[str, str], str] | None = None) -> RunResult:  # fmt: skip
     signals = _Signals()
     run_id = run.id
     notes_from = len(bench.io_notes)
@@ -227,17 +265,112 @@ def _run(module, params, chosen, bench: Bench, log: LogFile, run: Run, on_progre
                 status, error, raising = "failed", f"{type(e).__name__}: {e}", True
                 raise
             finally:
+                chip_error = ""
                 with signals.held(drop=True):  # a second Ctrl-C cannot stop the clean-up
-                    status, error, problems = _finish(bench, log, run, status, error, notes_from,
-                                                      flush)  # fmt: skip
+                    try:
+                        status, error, problems = _finish(bench, log, run, status, error,
+                                                          notes_from, flush)  # fmt: skip
+                    finally:  # the chip as the run left it, the bench safe
+                        if save_chip_after is not None:
+                            chip_error = save_chip_after(run_id, status)
                 if problems and raising:  # say so louder than the interruption or the error
                     raise SafeStateError(
                         f"the bench could not be made safe: {'; '.join(problems)} (run {run_id} in "
                         f"{log.path} marked {status}: {error})"
                     )
+                if chip_error and not raising:
+                    raise LogFileError(chip_error)
     finally:
         run.flush = flush  # type: ignore[method-assign]
     return RunResult(log.path, run_id, status, error, bench.now_s())
+
+
+# -- the simulated chip, kept with its log --------------------------------------------------------
+#: what chip_state_path appends to the log's file name
+CHIP_STATE_SUFFIX = ".simchip.npz"
+
+
+def chip_state_path(log: str | Path) -> Path:
+    """Where the simulated chip measured into `log` is kept: ``run.h5`` -> ``run.h5.simchip.npz``
+    (the whole log name, so ``run.h5`` and ``run.hdf5`` never share one)."""
+    log = Path(log)
+    return log.with_name(log.name + CHIP_STATE_SUFFIX)
+
+
+def restore_chip(simulator: Any, log: str | Path) -> bool:
+    """Put the chip of `simulator` (a ReramSimLibrary) in the state saved with `log`; True if
+    there was one. Nothing is restored without a saved chip, or when `log` itself is gone (the
+    saved chip is then stale: the run starts on a fresh chip and replaces it). Raises
+    LogFileError, the chip untouched, if the saved chip is unreadable, belongs to another log
+    of that name, or is not this station's chip (preset, overrides, rows, cols, seed)."""
+    log = Path(log)
+    sidecar = chip_state_path(log)
+    if not sidecar.exists() or not log.exists():
+        return False
+    fresh = f"delete {sidecar.name} to continue {log.name} on a fresh chip"
+    try:
+        header, state = read_chip_state(sidecar)
+    except ValueError as e:
+        raise LogFileError(
+            f"{sidecar}: cannot restore the simulated chip of {log}: {e}; {fresh}"
+        ) from None
+    created = _log_created(log)
+    if created is not None and header.get("log_created") != created:
+        raise LogFileError(
+            f"{sidecar}: this simulated chip was saved with another log ({header.get('log')}, "
+            f"created {header.get('log_created')}; {log} was created {created}); choose another "
+            f"--out, or {fresh}"
+        )
+    try:
+        simulator.restore_chip(state)
+    except ChipStateError as e:
+        raise LogFileError(
+            f"{sidecar}: the simulated chip saved with {log} is not this station's chip: "
+            f"{'; '.join(e.differences)}. Run the station it was measured with, choose another "
+            f"--out, or {fresh}"
+        ) from None
+    return True
+
+
+def save_chip(simulator: Any, log: str | Path, **header: Any) -> Path:
+    """Write the chip state of `simulator` next to `log` (chip_state_path), atomically, tied to
+    the log by its creation time; `header` adds JSON entries. Returns the file written."""
+    log = Path(log)
+    sidecar = chip_state_path(log)
+    simulator.save_chip(sidecar, {
+        "log": log.name, "log_created": _log_created(log),
+        "saved": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "reramlab_version": __version__, **header,
+    })  # fmt: skip
+    return sidecar
+
+
+def _save_chip_after_run(simulator: Any, log: Path, run_id: str, status: str) -> str:
+    """save_chip after a run; on failure the stale file is removed and the problem returned."""
+    try:
+        save_chip(simulator, log, run=run_id, run_status=status)
+        return ""
+    except Exception as e:  # noqa: BLE001 - the run is logged; say what was not saved
+        sidecar = chip_state_path(log)
+        try:
+            sidecar.unlink(missing_ok=True)
+            gone = "the next run on it starts from a fresh chip"
+        except OSError:
+            gone = f"{sidecar.name} still holds the chip as it was before this run"
+        return (
+            f"{sidecar}: cannot save the simulated chip ({type(e).__name__}: {e}); run {run_id} "
+            f"is logged in {log}, but {gone}"
+        )
+
+
+def _log_created(log: Path) -> str | None:
+    """The ``created`` attribute of a reramlab log (None if unreadable)."""
+    try:
+        with h5py.File(log, "r", locking=False) as f:
+            created = f.attrs.get("created")
+    except (OSError, ValueError):
+        return None
+    return None if created is None else str(created)
 
 
 def _finish(bench: Bench, log: LogFile, run: Run, status: str, error: str, notes_from: int,

@@ -8,7 +8,11 @@ in this folder for the equations, parameters and what each preset reproduces.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -17,13 +21,22 @@ from .clock import SimClock
 from .cmo_cells import CmoCells
 from .kinetics import RateTableCache, StepRates, Waveform
 from .noise import NormalSource, read_noise_sigma_s, relaxation_offset_s
-from .presets import DevicePreset, get_preset
+from .presets import PRESETS, DevicePreset, get_preset
 from .transistor import CircuitTables
 from .weak_reset import WeakResetCells
 
 _STEP_KEYS = {"v_bl", "v_sl", "v_wl", "duration_s", "rise_s", "fall_s", "shape"}
 _G_FLOOR_S = 1e-8
 _MEMO_SIZE = 256  # memoised bias plans / pulse steps  # relaxation never drives a read below 10 nS
+
+
+class ChipStateError(ValueError):
+    """A saved chip state that is not this chip's (another preset, shape or seed) or is not a
+    complete ArrayModel.state(); `differences` lists what does not match."""
+
+    def __init__(self, differences: list[str]):
+        super().__init__("; ".join(differences))
+        self.differences = differences
 
 
 @dataclass(frozen=True)
@@ -135,6 +148,95 @@ class ArrayModel:
         self._formed[idx] = True
         self._dev.set_g(idx, g)
         self._mark_programmed(idx, self.clock.now_s)
+
+    # --- persistence ----------------------------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        """What makes a saved state this chip's: the preset's name and the fields that differ
+        from the registered preset of that name (all fields if there is none), the shape and the
+        seed (which draws every frozen device-to-device parameter). JSON-ready."""
+        fields = dataclasses.asdict(self.preset)
+        base = PRESETS.get(self.preset.name)
+        ref = dataclasses.asdict(base) if base is not None else {}
+        overrides = {
+            k: v for k, v in fields.items() if k != "name" and (k not in ref or ref[k] != v)
+        }
+        return json.loads(json.dumps({
+            "preset": self.preset.name, "overrides": overrides, "rows": self.rows,
+            "cols": self.cols, "seed": self.seed,
+        }))  # fmt: skip
+
+    def state(self) -> dict[str, np.ndarray]:
+        """A copy of everything that changes as the chip is used: formed/unformable/stuck flags,
+        stuck conductances, relaxation clocks and deviates, the device class's state (CMO:
+        state x, wear and the window it has closed; weak-RESET: pulse counts, R0, RTN and 1/f
+        buffers), the random stream, and the clock time; plus `identity` (JSON). Another model
+        with the same identity continues bit for bit after load_state() of it."""
+        return {k: np.array(v, copy=True) for k, v in self._state_refs().items()}
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Put the chip (and its clock) in a state() of a chip with the same identity. Raises
+        ChipStateError, changing nothing, if it is another chip's or incomplete."""
+        saved = _json(state, "identity")
+        mine = self.identity()
+        if not isinstance(saved, dict):
+            raise ChipStateError(["no chip identity in the saved state"])
+        differ = [
+            f"{k}: saved {saved.get(k)!r}, this chip {mine[k]!r}"
+            for k in mine
+            if saved.get(k) != mine[k]
+        ]
+        if differ:
+            raise ChipStateError(differ)
+        refs = self._state_refs()
+        variable = {f"dev.{k}" for k in self._dev.STATE_VARIABLE}
+        problems = [f"missing {k!r}" for k in refs if k not in state]
+        problems += [f"unknown entry {k!r}" for k in state if k not in refs]
+        new: dict[str, np.ndarray] = {}
+        for k, ref in refs.items():
+            if k not in state or k in ("identity", "rng"):
+                continue
+            arr = np.asarray(state[k])
+            shape_ok = arr.ndim == ref.ndim if k in variable else arr.shape == ref.shape
+            if arr.dtype != ref.dtype or not shape_ok:
+                problems.append(
+                    f"{k!r} is {arr.dtype}{list(arr.shape)}, expected {ref.dtype}{list(ref.shape)}"
+                )
+            new[k] = np.array(arr, copy=True)
+        rng_state = _json(state, "rng") if "rng" in state else None
+        if not problems:
+            try:  # on a scratch generator: a bad state must not touch this one
+                np.random.default_rng().bit_generator.state = rng_state
+            except (TypeError, ValueError, KeyError) as e:
+                problems.append(
+                    f"'rng' is not a {type(self._rng.bit_generator).__name__} state ({e})"
+                )
+        if problems:
+            raise ChipStateError(problems)
+        self._rng.bit_generator.state = rng_state  # in place: the noise source and cells share it
+        self.clock.now_s = float(new["clock_now_s"])
+        self._t_prog_floor = float(new["t_prog_floor"])
+        self._formed, self._unformable = new["formed"], new["unformable"]
+        self._stuck, self._g_stuck = new["stuck"], new["g_stuck"]
+        self._t_prog, self._xi, self._dg_first = new["t_prog"], new["xi"], new["dg_first"]
+        self._dev.load_state({k[4:]: v for k, v in new.items() if k.startswith("dev.")})
+
+    def _state_refs(self) -> dict[str, np.ndarray]:
+        """state() without the copies."""
+        refs = {
+            "identity": np.asarray(json.dumps(self.identity(), sort_keys=True)),
+            "rng": np.asarray(json.dumps(self._rng.bit_generator.state)),
+            "clock_now_s": np.asarray(self.clock.now_s, dtype=float),
+            "t_prog_floor": np.asarray(self._t_prog_floor, dtype=float),
+            "formed": self._formed,
+            "unformable": self._unformable,
+            "stuck": self._stuck,
+            "g_stuck": self._g_stuck,
+            "t_prog": self._t_prog,
+            "xi": self._xi,
+            "dg_first": self._dg_first,
+        }
+        refs.update({f"dev.{k}": v for k, v in self._dev.state().items()})
+        return refs
 
     # --- bias --------------------------------------------------------------------------------------
     def apply(
@@ -374,3 +476,11 @@ class ArrayModel:
 
 def _take(arr: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
     return arr if idx is None else arr[idx]
+
+
+def _json(state: Mapping[str, np.ndarray], key: str) -> Any:
+    """A JSON entry of a state() (a 0-d string array); None if absent or not JSON."""
+    try:
+        return json.loads(str(np.asarray(state[key])[()]))
+    except (KeyError, TypeError, ValueError):
+        return None

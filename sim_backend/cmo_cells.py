@@ -415,3 +415,33 @@ class CmoCells:
         """Cells whose swing count passed their stuck-at lifetime since the last call."""
         worn, self._worn = self._worn, np.zeros(0, dtype=np.intp)
         return worn
+
+    # --- persistence (ArrayModel.state / load_state) ------------------------------------------
+    #: state() entries whose length varies (the rest have a fixed shape)
+    STATE_VARIABLE = ("worn",)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every mutable array and scalar (references; scalars as 0-d arrays). The frozen
+        device-to-device parameters are not in it: the seed redraws them."""
+        return {
+            "x": self.x,
+            "wear": self.wear,
+            "wear_applied": self.wear_applied,
+            "glo": self.glo,
+            "dg": self.dg,
+            "worn": self._worn,
+            "applied_floor": np.asarray(self._applied_floor, dtype=float),
+            "pending_wear": np.asarray(self._pending_wear, dtype=float),
+            "g_top": np.asarray(self._g_top, dtype=float),
+            "below_0": np.asarray(self._below_0, dtype=bool),
+        }
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Take over a state() (fresh arrays of the right dtypes and shapes: ArrayModel checks)."""
+        self.x, self.wear, self.wear_applied = state["x"], state["wear"], state["wear_applied"]
+        self.glo, self.dg = state["glo"], state["dg"]
+        self._worn = state["worn"].astype(np.intp)
+        self._applied_floor = float(state["applied_floor"])
+        self._pending_wear = float(state["pending_wear"])
+        self._g_top = float(state["g_top"])
+        self._below_0 = bool(state["below_0"])

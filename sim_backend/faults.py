@@ -224,6 +224,21 @@ class Faults:
                     raise ValueError(f"faults: a {kind} fault needs 'instrument'")
                 getattr(self, kind)(instrument, **args)
 
+    def chip_restored(self, specs: Iterable[Mapping[str, Any]] | Mapping[str, Any] | None) -> None:
+        """The chip was put back in a saved state (ReramSimLibrary.restore_chip): the stuck and
+        unformable faults of `specs` are applied on top of it (one armed since the state was
+        saved takes effect; the others are in it already), and the forming spikes of cells
+        already formed are spent (they formed in an earlier run)."""
+        for spec in _spec_list(specs):
+            kind, cells = spec.get("kind"), [tuple(c) for c in spec.get("cells") or ()]
+            if kind == "stuck":
+                self._model().set_stuck(self._mask(self._cells(cells)), float(spec["g_s"]))
+            elif kind == "unformable":
+                self._model().set_unformable(self._mask(self._cells(cells)))
+        if self._spikes and self.model is not None:
+            formed = self.model.formed
+            self._spiked.update(cell for cell in self._spikes if formed[cell])
+
     def clear(self) -> None:
         """Disarm every fault (the chip's hook faults go with the model's reset)."""
         self._rules.clear()

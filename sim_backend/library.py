@@ -6,6 +6,11 @@ and describes the chip and the physical wiring. One library instance (pyvisa cac
 absolute path) is one simulated bench: one chip and one clock shared by every instrument opened
 through it.
 
+Chip persistence: ``save_chip(path)`` writes the chip's state (``ArrayModel.state()``, the clock
+included) to an ``.npz`` file atomically, ``read_chip_state(path)`` reads one back and
+``restore_chip(state)`` puts the chip in it, so a chip can outlive its process (reramlab keeps
+it next to the log it was measured into; see reramlab/runner.py).
+
 Test hooks: ``reset()``, ``transactions``, ``faults`` (fault injection: timeouts, garbled and
 truncated replies, instrument errors, instruments that disappear, stuck/unformable/shorted
 cells, forming spikes; see ``faults.py``; a resource file arms some with ``reramsim.faults``),
@@ -19,12 +24,17 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import itertools
+import json
 import os
 import threading
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import yaml
 from pyvisa import constants
 from pyvisa.errors import VisaIOError
@@ -39,6 +49,11 @@ from .faults import Faults
 from .instrument import SimInstrument
 from .instruments import SIM_INSTRUMENTS
 from .presets import get_preset
+
+#: chip-state files: an .npz of ArrayModel.state() plus a JSON header under CHIP_STATE_HEADER
+CHIP_STATE_FORMAT = "reramsim-chip-state"
+CHIP_STATE_VERSION = 1
+CHIP_STATE_HEADER = "header"
 
 
 class SimDevice:
@@ -267,6 +282,18 @@ class ReramSimLibrary(SimVisaLibrary):
         if self.latency_s:
             self.clock.advance(self.latency_s)
 
+    # -- the chip across processes -----------------------------------------------------------
+    def save_chip(self, path: Path, header: Mapping[str, Any] | None = None) -> None:
+        """Write the chip's state (clock included) to `path` (see write_chip_state)."""
+        write_chip_state(path, self.model.state(), header)
+
+    def restore_chip(self, state: Mapping[str, np.ndarray]) -> None:
+        """Put the chip and the clock in a saved state (ArrayModel.load_state: ChipStateError,
+        nothing changed, if it is another chip's). The resource file's stuck and unformable
+        cells are applied on top (Faults.chip_restored)."""
+        self.model.load_state(state)
+        self.faults.chip_restored(self._fault_specs)
+
     def reset(self) -> None:
         """Test isolation: chip pristine, clock at 0, outputs off, relays open, buffers empty."""
         self.model.reset()
@@ -281,6 +308,54 @@ class ReramSimLibrary(SimVisaLibrary):
         for dev in self.devices.values():
             dev.reset_io()
         self.faults.configure(self._fault_specs)  # the resource file's faults are re-armed
+
+
+def write_chip_state(
+    path: Path, state: Mapping[str, np.ndarray], header: Mapping[str, Any] | None = None
+) -> None:
+    """Write a chip state as an uncompressed .npz (one .npy per state entry, plus the JSON
+    header: format, version and the caller's `header`), atomically: a temporary file in the
+    same folder, flushed to disk, then renamed over `path`. A reader sees the previous file or
+    the new one, never a part of one."""
+    path = Path(path)
+    head = {"format": CHIP_STATE_FORMAT, "version": CHIP_STATE_VERSION, **(header or {})}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **{CHIP_STATE_HEADER: np.asarray(json.dumps(head))}, **state)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def read_chip_state(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(header, state) of a file write_chip_state wrote; ValueError if it is not one."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError("not a chip-state file (not an .npz archive)")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy
+            raise ValueError("a single array, not an .npz")
+        with loaded:
+            data = {k: loaded[k] for k in loaded.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"not a readable chip-state file ({type(e).__name__}: {e})") from None
+    try:
+        head = json.loads(str(data.pop(CHIP_STATE_HEADER)[()]))
+    except (KeyError, ValueError):
+        head = None
+    if not isinstance(head, dict) or head.get("format") != CHIP_STATE_FORMAT:
+        raise ValueError(f"not a chip-state file (no {CHIP_STATE_FORMAT!r} header)")
+    if head.get("version") != CHIP_STATE_VERSION:
+        raise ValueError(
+            f"chip-state format version {head.get('version')!r}; this reramlab reads version "
+            f"{CHIP_STATE_VERSION}"
+        )
+    return head, data
 
 
 def load_sim_section(path: Path) -> dict[str, Any]:

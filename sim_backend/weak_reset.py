@@ -189,3 +189,23 @@ class WeakResetCells:
 
     def worn_out(self, idx) -> np.ndarray:
         return np.zeros(0, dtype=np.intp)
+
+    # --- persistence (ArrayModel.state / load_state) ------------------------------------------
+    STATE_VARIABLE: tuple[str, ...] = ()
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every mutable per-cell array (references). The random stream is the array model's
+        (saved there); the frozen per-device parameters are redrawn from the seed."""
+        return {
+            "n_pulses": self.n_pulses,
+            "r0": self.r0,
+            "w_extra": self.w_extra,
+            "rtn_high": self.rtn_high,
+            "rtn_w": self.rtn_w,
+            "pink": self.pink,
+        }
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Take over a state() (fresh arrays of the right dtypes and shapes: ArrayModel checks)."""
+        self.n_pulses, self.r0, self.w_extra = state["n_pulses"], state["r0"], state["w_extra"]
+        self.rtn_high, self.rtn_w, self.pink = state["rtn_high"], state["rtn_w"], state["pink"]

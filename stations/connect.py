@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,13 +66,21 @@ class ConnectedStation:
 
 
 def connect(
-    station: Station, *, sim: bool = False, sim_dir: Path | None = None
+    station: Station,
+    *,
+    sim: bool = False,
+    sim_dir: Path | None = None,
+    on_simulator: Callable[[Any], None] | None = None,
 ) -> ConnectedStation:
-    """Open every instrument of `station`; `sim=True` runs it against the simulated bench."""
+    """Open every instrument of `station`; `sim=True` runs it against the simulated bench.
+    `on_simulator(library)` is called on a simulated bench before any instrument is opened
+    (how a run restores the chip saved with its log)."""
     library = station.visa_library(sim=sim, sim_dir=sim_dir)
     simulator = None
     if library.endswith("@reramsim"):
         simulator = pyvisa.ResourceManager(library).visalib
+        if on_simulator is not None:
+            on_simulator(simulator)
     instruments: dict[str, Any] = {}
     for name, spec in station.spec.instruments.items():
         cls = station.driver_classes[name]
