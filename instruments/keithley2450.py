@@ -20,7 +20,8 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.keithley import Keithley2450 as _PymeasureKeithley2450
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
-from .base import DriverMixin, InstrumentError, error_entry
+from .base import DriverMixin, InstrumentError
+from .smu_channel import scpi_reading
 
 #: :SOUR:VOLT:PROT levels in volts -> token (inf = NONE, the 2450's own 210 V ceiling)
 OVP_LEVELS: dict[float, str] = {
@@ -254,21 +255,7 @@ class Keithley2450(DriverMixin, _PymeasureKeithley2450):
             if not hold:
                 self.disable_source()
             self.write(":SYST:ERR?")
-        reply = self.read().strip()
-        reading, sep, error = reply.partition(";")
-        if not sep:  # the reading is missing: the reply is the error entry alone
-            reading, error = "", reply
-        code, message = error_entry(error.split(",", 1))
-        if code == 0 and not reading:  # neither a reading nor an error: a garbled reply
-            raise ValueError(f"{self.name}: reply {reply!r} holds no reading")
-        if code != 0:
-            errors = [(code, message)]
-            try:
-                self.check_errors()
-            except InstrumentError as e:
-                errors.extend(e.errors)
-            raise InstrumentError(self.name, errors, f"reading at {v:g} V failed")
-        return float(reading)
+        return scpi_reading(self, self.read(), v)
 
     def sweep(self, levels_v: Sequence[float], *, delay_s: float = 0.0) -> np.ndarray:
         """Source each level in turn and return the current at each (A): the list goes up in

@@ -25,9 +25,10 @@ from pymeasure.instruments import Channel, Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from .base import DriverMixin, InstrumentError
-from .smu_channel import SourceMeterChannel
+from .smu_channel import SourceMeterChannel, raise_queued
 
 V_RANGES_V = (0.2, 2.0, 20.0, 200.0)  # each allows 1 % over range
+V_LEVEL_RANGE = [-202.0, 202.0]
 BOOL = {True: 1, False: 0}
 #: what `call_script` prints before a Lua error message
 SCRIPT_ERROR = "reramlab-script-error: "
@@ -60,7 +61,7 @@ class Keithley2636BChannel(SourceMeterChannel, Channel):
     )  # fmt: skip
     source_level_v = _attr(
         "source.levelv", """Control the source voltage in V (float, +-202 V).""",
-        validator=strict_range, values=[-202.0, 202.0],
+        validator=strict_range, values=V_LEVEL_RANGE,
     )  # fmt: skip
     source_range_v = _attr(
         "source.rangev",
@@ -117,6 +118,50 @@ class Keithley2636BChannel(SourceMeterChannel, Channel):
     def reset(self) -> None:
         """Reset this SMU to its defaults (output off)."""
         self.write("smu{ch}.reset()")
+
+    # -- sharing a line with a pulse channel -------------------------------------------------
+    def release_when_off(self) -> None:
+        """Output-off mode high impedance, output off (``smuX.source.offmode = 2`` i.e.
+        ``smuX.OUTPUT_HIGH_Z``, ``smuX.source.output = 0``, then the error check): with the
+        output off the SMU opens its output relay and lets go of the line, so a pulse channel
+        routed to the same line can drive it. The output is turned off in the same chunk: the
+        line is released from here on."""
+        with self.parent.batch(check_errors=True):
+            self.output_off_mode = "HIGH_Z"
+            self.output_enabled = False
+
+    def read_at(self, v: float, *, hold: bool = False) -> float:
+        """One current reading at `v` volts in one chunk, from 0 V and back to 0 V: level 0,
+        output on, level `v`, ``measure.i()``, level 0, output off (unless `hold`: it stays on
+        at 0 V), the error count, printed with the reading::
+
+            local ok, i = pcall(function() smua.source.levelv = 0 smua.source.output = 1
+            smua.source.levelv = 0.2 return smua.measure.i() end) smua.source.levelv = 0
+            smua.source.output = 0 print(ok, i, errorqueue.count)
+
+        A Lua chunk stops at its first error, so the source-and-measure part runs under
+        ``pcall``: whatever fails, the level goes back to 0 V, the output off, and a reply
+        comes. Returns A; raises `InstrumentError` if the 2636B queued an error (the queue is
+        read out) or the chunk failed, `ValueError` if the reply holds no reading."""
+        level = strict_range(v, V_LEVEL_RANGE)
+        smu = self.insert_id("smu{ch}")
+        off = "" if hold else f" {smu}.source.output = 0"
+        chunk = (
+            f"local ok, i = pcall(function() {smu}.source.levelv = 0 {smu}.source.output = 1 "
+            f"{smu}.source.levelv = {level:g} return {smu}.measure.i() end) "
+            f"{smu}.source.levelv = 0{off} print(ok, i, errorqueue.count)"
+        )
+        reply = str(self.parent.ask(chunk)).strip()
+        ok, _, rest = reply.partition("\t")
+        value, _, count = rest.rpartition("\t")
+        if ok not in ("true", "false"):
+            raise ValueError(f"{self.parent.name}: reply {reply!r} holds no reading")
+        detail = f"reading at {v:g} V failed" + (f": {value}" if ok == "false" else "")
+        if int(float(count)):
+            raise_queued(self.parent, [], detail)
+        if ok == "false":  # a Lua error that queued nothing
+            raise InstrumentError(self.parent.name, [], detail)
+        return float(value)
 
     # -- SourceMeter (configure, set, enable, measure: SourceMeterChannel) --------------------
     def sweep(self, levels_v: Sequence[float], *, delay_s: float = 0.0) -> np.ndarray:

@@ -19,7 +19,7 @@ from pymeasure.instruments import Channel, Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from .base import DriverMixin
-from .smu_channel import SourceMeterChannel
+from .smu_channel import SourceMeterChannel, scpi_reading
 
 V_RANGES_V = (0.2, 2.0, 20.0, 200.0)  # each allows 5 % over range
 LIST_CHUNK = 100  # list points per command (the rest with :APPend)
@@ -170,6 +170,35 @@ class KeysightB2902Channel(SourceMeterChannel, Channel):
     def select_current_measurement(self) -> None:
         """The B2900 measures what :SENS:FUNC lists: current."""
         self.sense_function = "CURR"
+
+    # -- sharing a line with a pulse channel -------------------------------------------------
+    def release_when_off(self) -> None:
+        """Output-off state high impedance, output off (``:OUTP<n>:OFF:MODE HIZ;:OUTP<n> 0``,
+        with the error query): with the output off the channel opens its output relay and lets
+        go of the line, so a pulse channel routed to the same line can drive it. The output is
+        turned off in the same message: the line is released from here on."""
+        with self.parent.batch(check_errors=True):
+            self.output_off_mode = "HIZ"
+            self.output_enabled = False
+
+    def read_at(self, v: float, *, hold: bool = False) -> float:
+        """One current reading at `v` volts in one message, from 0 V and back to 0 V: level 0,
+        output on, level `v`, spot measurement, level 0, output off (unless `hold`: it stays on
+        at 0 V), error query (``:SOUR1:VOLT 0;:OUTP1 1;:SOUR1:VOLT v;:MEAS:CURR? (@1);
+        :SOUR1:VOLT 0;:OUTP1 0;:SYST:ERR?``). SCPI executes the units in order, so the output
+        turns on at 0 V and goes off at 0 V. Returns A; raises `InstrumentError` if the B2902
+        queued an error (the rest of the queue is read out with it), `ValueError` if the reply
+        holds no reading."""
+        with self.parent.batch():
+            self.source_level_v = 0.0
+            self.output_enabled = True
+            self.source_level_v = v
+            self.write(":MEAS:CURR? (@{ch})")
+            self.source_level_v = 0.0
+            if not hold:
+                self.output_enabled = False
+            self.write(":SYST:ERR?")
+        return scpi_reading(self.parent, self.parent.read(), v)
 
     def sweep(self, levels_v: Sequence[float], *, delay_s: float = 0.0) -> np.ndarray:
         """Source each level in turn and return the current at each (A): list mode, one point

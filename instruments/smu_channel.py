@@ -5,16 +5,48 @@ A channel that mixes this in names its properties the same way (``source_functio
 ``current_range_auto``, ``output_enabled``, ``current_a``) and talks through a parent with
 `DriverMixin` (batched writes, raising error checks). What differs between models, the list
 sweep and the safe state, stays in the model's driver.
+
+Also here: what the one-message read (`read_at`) of every SMU driver does with its reply, an
+error queue that holds something (`raise_queued`) and the SCPI reply (`scpi_reading`), which
+the 2450 and the B2902 share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 
-from .base import InstrumentError
+from .base import InstrumentError, error_entry
+
+
+def raise_queued(driver: Any, errors: Sequence[tuple[int, str]], detail: str) -> NoReturn:
+    """Raise `InstrumentError` with `errors` (those a reply already held) and everything else
+    `driver`'s error queue holds (read out until empty)."""
+    queued = list(errors)
+    try:
+        driver.check_errors()
+    except InstrumentError as e:
+        queued.extend(e.errors)
+    raise InstrumentError(driver.name, queued, detail)
+
+
+def scpi_reading(driver: Any, reply: str, v: float) -> float:
+    """The current (A) in the reply to a one-message SCPI read at `v` volts: the reading, then
+    the ``:SYST:ERR?`` entry (``-1.2345E-07;0,"No error"``). Raises `InstrumentError` if an
+    error was queued (the rest of the queue is read out with it), `ValueError` if the reply
+    holds no reading or is garbled (what the bench's read policy retries)."""
+    reply = reply.strip()
+    reading, sep, error = reply.partition(";")
+    if not sep:  # the reading is missing: the reply is the error entry alone
+        reading, error = "", reply
+    code, message = error_entry(error.split(",", 1))
+    if code != 0:
+        raise_queued(driver, [(code, message)], f"reading at {v:g} V failed")
+    if not reading:  # neither a reading nor an error: a garbled reply
+        raise ValueError(f"{driver.name}: reply {reply!r} holds no reading")
+    return float(reading)
 
 
 class SourceMeterChannel:
@@ -74,6 +106,11 @@ class SourceMeterChannel:
         """Turn the output on at the present level."""
         with self.parent.batch(check_errors=True):
             self.output_enabled = True
+
+    def disable(self) -> None:
+        """Turn the output off (what the line then sees follows the output-off mode)."""
+        with self.parent.batch(check_errors=True):
+            self.output_enabled = False
 
     def measure_current(self) -> float:
         """One current reading in A at the present level."""

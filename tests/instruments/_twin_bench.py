@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
 import pyvisa
 import yaml
 from pyvisa import rname
@@ -80,3 +82,24 @@ def driven(driver: type, address: str, spec: str) -> Iterator[Any]:
         assert queues_empty(spec)
     finally:
         inst.adapter.close()
+
+
+def check_read_at_on_a_cell(drive, gate, levels: dict, terminal: str, high_z: str) -> None:
+    """A drive SMU channel on a routed cell: formed by a sweep, then released (output off in its
+    high-impedance mode `high_z`, its `terminal` floating in the simulated bench's `levels`); a
+    one-message `read_at` reads what a DC read does and ends at 0 V, off (floating) or, with
+    `hold`, on at 0 V. Shared by the twins of the SMUs that have `read_at`."""
+    gate.set_voltage(1.2)
+    drive.sweep(np.linspace(0.0, 4.0, 41), delay_s=1e-3)  # form
+    drive.set_voltage(0.2)
+    i_dc = drive.measure_current()
+    assert i_dc > 5e-6
+    drive.set_voltage(0.0)
+    drive.release_when_off()
+    assert drive.output_off_mode == high_z and drive.output_enabled is False
+    assert levels[terminal] is None
+    assert drive.read_at(0.2) == pytest.approx(i_dc, rel=0.05)
+    assert drive.output_enabled is False and drive.source_level_v == 0.0
+    assert levels[terminal] is None
+    assert drive.read_at(0.2, hold=True) == pytest.approx(i_dc, rel=0.05)
+    assert drive.output_enabled is True and levels[terminal] == 0.0

@@ -130,6 +130,55 @@ def test_set_voltage_enable_measure() -> None:
         assert ch.measure_current() == pytest.approx(25e-6)
 
 
+def test_disable_turns_the_output_off_with_the_error_check() -> None:
+    with proto([(b":OUTP2 0;:SYST:ERR?", OK)]) as smu:
+        smu.channel(2).disable()
+
+
+# -- sharing a line with a pulse channel -------------------------------------------------------
+def test_release_when_off_is_high_impedance_and_output_off_in_one_message() -> None:
+    with proto([(b":OUTP1:OFF:MODE HIZ;:OUTP1 0;:SYST:ERR?", OK)]) as smu:
+        smu.channel(1).release_when_off()
+
+
+READ_AT = b":SOUR1:VOLT 0;:OUTP1 1;:SOUR1:VOLT 0.2;:MEAS:CURR? (@1);:SOUR1:VOLT 0;"
+
+
+@pytest.mark.parametrize(("hold", "tail"), [(False, b":OUTP1 0;:SYST:ERR?"), (True, b":SYST:ERR?")])
+def test_read_at_is_one_message_from_0_v_back_to_0_v(hold: bool, tail: bytes) -> None:
+    """Output on at 0 V, level, spot measurement, level 0 V, output off (or on at 0 V), error
+    query; the reply is the reading and the error entry."""
+    with proto([(READ_AT + tail, b'-1.234500E-07;+0,"No error"')]) as smu:
+        assert smu.channel(1).read_at(0.2, hold=hold) == pytest.approx(-1.2345e-7)
+
+
+def test_read_at_on_channel_2() -> None:
+    message = (b":SOUR2:VOLT 0;:OUTP2 1;:SOUR2:VOLT 1.5;:MEAS:CURR? (@2);:SOUR2:VOLT 0;:OUTP2 0;"
+               b":SYST:ERR?")  # fmt: skip
+    with proto([(message, b'+2.000000E-06;+0,"No error"')]) as smu:
+        assert smu.channel(2).read_at(1.5) == pytest.approx(2e-6)
+
+
+def test_read_at_raises_every_error_the_b2902_queued() -> None:
+    with proto([(READ_AT + b":OUTP1 0;:SYST:ERR?", b'+1.000000E-06;-222,"Data out of range"'),
+                (b"SYST:ERR?", b'-221,"Settings conflict"'), (b"SYST:ERR?", OK)]) as smu:  # fmt: skip
+        with pytest.raises(InstrumentError) as e:
+            smu.channel(1).read_at(0.2)
+        assert e.value.errors == [(-222, "Data out of range"), (-221, "Settings conflict")]
+
+
+@pytest.mark.parametrize("reply", [b'+0,"No error"', b"#?garbage", b"+1.000000E-06;x"])
+def test_read_at_calls_a_reply_without_a_reading_or_error_garbled(reply: bytes) -> None:
+    """A ValueError: what the bench's read policy retries (after a device clear)."""
+    with proto([(READ_AT + b":OUTP1 0;:SYST:ERR?", reply)]) as smu, pytest.raises(ValueError):
+        smu.channel(1).read_at(0.2)
+
+
+def test_read_at_refuses_a_level_beyond_210_v_before_sending() -> None:
+    with proto([]) as smu, pytest.raises(ValueError):
+        smu.channel(1).read_at(250.0)
+
+
 def test_sweep_is_a_list_sweep_with_buffered_read_back() -> None:
     pairs = [
         (b":SOUR1:VOLT:MODE LIST;:SOUR1:LIST:VOLT 0,0.1,0.2;:TRIG1:SOUR AINT;"

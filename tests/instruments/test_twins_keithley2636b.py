@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _twin_bench import close, driven, simulator, write_bench
+from _twin_bench import check_read_at_on_a_cell, close, driven, simulator, write_bench
 
 from reramlab.instruments.base import InstrumentError
 from reramlab.instruments.keithley2636b import Keithley2636B
@@ -117,3 +117,28 @@ def test_output_off_modes_and_the_numbered_terminal_alias(bench, mode, level) ->
     assert levels["k26.b"] == levels["k26.2"] == 1.0
     smu.smub.safe_state()
     assert levels["k26.b"] == levels["k26.2"] == level
+
+
+# -- sharing a line with a pulse channel -------------------------------------------------------
+def test_release_when_off_and_read_at_on_a_cell(bench) -> None:
+    """Released: output off, relay open; a one-message read reads what a DC read does and ends
+    at 0 V, off (relay open) or, with `hold`, on at 0 V."""
+    smu, spec = bench
+    close(spec, CELL)
+    configure(smu)
+    drive, gate = smu.smua, smu.smub
+    check_read_at_on_a_cell(drive, gate, simulator(spec).bench.levels, "k26.a", "HIGH_Z")
+    # the chunk runs as Lua: the twin reports the level it set to the safety audit
+    recorder = simulator(spec).recorder
+    assert ("k26", "smua.source.levelv = 0.2", False) in recorder.messages()
+
+
+def test_read_at_a_refused_level_raises_and_ends_at_0_v_off(bench) -> None:
+    smu, spec = bench
+    drive = smu.smua
+    drive.configure_voltage_source(i_compliance_a=1e-4, v_limit_v=2.0)
+    drive.release_when_off()
+    with pytest.raises(InstrumentError, match="-222"):  # beyond the 2 V range
+        drive.read_at(3.0)
+    assert drive.output_enabled is False and drive.source_level_v == 0.0
+    assert simulator(spec).bench.levels["k26.a"] is None
