@@ -13,11 +13,13 @@ generator's levels when the target range changes).
 
 Pulses: both pulse-generator channels are armed for the trigger input (`:ARM:SOUR EXT`), the
 BL channel at the SET amplitude and the SL channel at the RESET amplitude; each trigger fires
-both, and the matrix decides which one reaches the cell: the SET route puts the BL on the BL
-pulse channel with the SL grounded, the RESET route the SL on the SL pulse channel with the
-BL grounded, the read route the BL on the drive SMU with the SL grounded. The channel whose
-row is open pulses into nothing. No relay moves with a source above 0 V: the drive goes to 0 V
-before each move and the pulse outputs idle at 0 V; the gate's WL crosspoint never moves.
+both, and the matrix decides which one reaches the cell. The read route puts the BL on the
+drive SMU with the SL grounded; a SET closes the BL pulse channel's crosspoint onto the same BL
+(the drive let go: output off, high impedance) and opens it again after the pulse, one relay
+actuation each way, as the host loop's shared route does; a RESET moves to the SL pulse channel
+with the BL grounded (break before make) and back. The channel whose row is open pulses into
+nothing. No relay moves with a source above 0 V: the drive goes to 0 V before each move and the
+pulse outputs idle at 0 V; the gate's WL crosspoint never moves.
 
 Forming needs no pulse generator: the ramp step, the read and the stop decision run on the SMU
 on the cell's read route (`form`), the same steps `protocols/forming.py` makes from the host.
@@ -65,6 +67,7 @@ function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
     return gv
   end
   timer.reset()
+  d.source.offmode = d.OUTPUT_HIGH_Z
   g.source.levelv = 0
   route(x_read)
   g.source.levelv = vg_read
@@ -76,7 +79,9 @@ function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
       if cumulative and p ~= last then k[p] = 0 end
       if p == 1 then
         vg = math.min(vg_set_start + k[p] * vg_step, vg_set)
-        route(x_set)
+        d.source.levelv = 0
+        d.source.output = d.OUTPUT_OFF
+        sw.close(x_set)
       else
         vg = math.min(vg_reset_start + k[p] * vg_step, vg_reset)
         route(x_reset)
@@ -89,7 +94,12 @@ function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
       delay(wait_s)
       tp = timer.measure.t()
       g.source.levelv = vg_read
-      route(x_read)
+      if p == 1 then
+        sw.open(x_set)
+        d.source.output = d.OUTPUT_ON
+      else
+        route(x_read)
+      end
       n = n + 1
       gv = read()
     end
@@ -233,7 +243,7 @@ class Onboard:
         b.check_level("BL", v_start + (n_steps - 1) * v_step, "forming ramp end")
         b.check_level("BL", v_read, "v_read")
         b.check_level("WL", vg, "vg")
-        x_read = self._crosspoints(cell, "read")
+        x_read = ",".join(sorted(self._crosspoints(cell, "read")))
         d, g = self._channels()
         args = [d, g, f"node[{self.node}].channel", f'"{x_read}"']
         args += [f"{v:.9g}" for v in (vg, v_read, v_start, v_step)]
@@ -272,11 +282,13 @@ class Onboard:
         period_s = max(4 * width_s, width_s + 2 * 10e-9 + 20e-9)
         self._arm(v_set, -v_reset, width_s, period_s)
         x = {name: self._crosspoints(cell, name) for name in ("read", "set", "reset")}
+        x["set"] -= x["read"]  # a SET only adds the BL pulse channel to the read route
         d, g = self._channels()
         args = [d, g, f"node[{self.node}].channel", str(self.line)]
         args += [f"{v:.9g}" for v in (v_read, vg_read, target_s - window_s, target_s + window_s,
                                       g_formed_s)]  # fmt: skip
-        args += [str(int(max_iterations))] + [f'"{x[k]}"' for k in ("read", "set", "reset")]
+        args += [str(int(max_iterations))]
+        args += [f'"{",".join(sorted(x[k]))}"' for k in ("read", "set", "reset")]
         args += [f"{v:.9g}" for v in (period_s, vg_set, vg_reset, vg_set_start, vg_reset_start,
                                       vg_step)]  # fmt: skip
         args += ["true" if cumulative else "false", f"{GATE_SETTLE_S:.9g}"]
@@ -289,7 +301,8 @@ class Onboard:
             steps.append(VerifyStep({0: 0, 1: 1, 2: -1}[int(p)], float(gv), t0 + float(t),
                                     t0 + float(tp) if pulsed else math.nan,
                                     float(vg) if pulsed else math.nan))  # fmt: skip
-        b.after_script(cell, read_route=x["read"], switch=self.switch_name, vg=vg_read)
+        b.after_script(cell, read_route=",".join(sorted(x["read"])), switch=self.switch_name,
+                       vg=vg_read)  # fmt: skip
         return steps
 
     # -- set-up --------------------------------------------------------------------------------
@@ -311,7 +324,7 @@ class Onboard:
             self.smu.load_script(SCRIPT_NAME, SCRIPT)
             self._loaded = True
 
-    def _crosspoints(self, cell: Cell, kind: str) -> str:
+    def _crosspoints(self, cell: Cell, kind: str) -> set[str]:
         from reramlab.bench import GND, Route
 
         fns = self.bench.wiring.functions
@@ -322,4 +335,4 @@ class Onboard:
         else:
             route = Route(wl=fns["gate"], bl=GND, sl=fns["pulse_sl"])
         wanted, _ = self.bench.crosspoints(cell, route)
-        return ",".join(sorted(wanted[self.switch_name]))
+        return set(wanted[self.switch_name])
