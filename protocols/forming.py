@@ -22,7 +22,7 @@ import numpy as np
 from reramlab.bench import Bench
 from reramlab.errors import ParameterError
 from reramlab.log import Run
-from reramlab.onboard import Onboard
+from reramlab.onboard import Onboard, ScriptAborted
 
 from .base import Cell, Progress, ProtocolRun, check_limits, param
 
@@ -113,12 +113,21 @@ def _ramp_on_host(bench: Bench, cell: Cell, params: Params, log: Run) -> Outcome
 
 def _ramp_on_instrument(onboard: Onboard, cell: Cell, params: Params, log: Run) -> Outcome:
     steps = params.steps()
-    ramp = onboard.form(cell, v_start=float(steps[0]), v_step=params.v_step, n_steps=len(steps),
-                        vg=params.vg, v_read=params.v_read, g_formed_s=params.g_formed_s)  # fmt: skip
+    try:
+        ramp = onboard.form(cell, v_start=float(steps[0]), v_step=params.v_step,
+                            n_steps=len(steps), vg=params.vg, v_read=params.v_read,
+                            g_formed_s=params.g_formed_s)  # fmt: skip
+    except ScriptAborted as e:  # what the ramp measured before it stopped is logged too
+        _log_ramp(e.steps, cell, params, log)
+        raise
+    _log_ramp(ramp, cell, params, log)
+    if ramp and ramp[-1].g_s >= params.g_formed_s:
+        return True, ramp[-1].v, ramp[-1].i_a, ramp[-1].g_s
+    return False, np.nan, np.nan, np.nan
+
+
+def _log_ramp(ramp: list, cell: Cell, params: Params, log: Run) -> None:
     for step in ramp:
         log.op(cell, "form_step", t_s=step.t_s, v=step.v, vg=params.vg, i_a=step.i_a)
         log.op(cell, "read", t_s=step.t_read_s, v=params.v_read, vg=params.vg,
                i_a=step.g_s * params.v_read, g_s=step.g_s)  # fmt: skip
-    if ramp and ramp[-1].g_s >= params.g_formed_s:
-        return True, ramp[-1].v, ramp[-1].i_a, ramp[-1].g_s
-    return False, np.nan, np.nan, np.nan

@@ -50,7 +50,7 @@ import numpy as np
 from reramlab.bench import Bench
 from reramlab.errors import ParameterError
 from reramlab.log import Run
-from reramlab.onboard import Onboard
+from reramlab.onboard import Onboard, ScriptAborted
 
 from .base import Cell, param
 from .preform import G_PRISTINE_MAX_S
@@ -315,11 +315,18 @@ def program_cell(
         g_before = g
         g, t_read = verify(bench, cell, p, log, then=guess.after(polarity, g_before))
         guess.learn(polarity, g_before, g)
+    return _outcome(p, target_s, g_start, g, n, formed, "host", t_prog, t_read)
+
+
+def _outcome(p: ProgramParams, target_s: float, g_start: float, g: float, n: dict[int, int],
+             formed: bool, loop: str, t_prog: float, t_read: float) -> dict[str, Any]:  # fmt: skip
+    """One cell's row of the `cells` table (see `program_cell`)."""
     return {
         "target_g_s": target_s, "g_start_s": g_start, "final_g_s": g,
         "iterations": n[1] + n[-1], "n_set": n[1], "n_reset": n[-1],
-        "converged": bool(formed and abs(g - target_s) <= window), "formed": bool(formed),
-        "algorithm": p.algorithm, "loop": "host", "t_prog_s": t_prog, "t_final_s": t_read,
+        "converged": bool(formed and abs(g - target_s) <= p.acceptance * target_s),
+        "formed": bool(formed), "algorithm": p.algorithm, "loop": loop, "t_prog_s": t_prog,
+        "t_final_s": t_read,
     }  # fmt: skip
 
 
@@ -327,35 +334,50 @@ def _program_cell_onboard(runner: Onboard, bench: Bench, cell: Cell, target_s: f
                           p: ProgramParams, log: Run) -> dict[str, Any]:  # fmt: skip
     """`program_cell` with the write-verify loop on the instrument (`reramlab.onboard`): the
     optional forming pulse and RESET burst stay on the host, then one call runs the loop; every
-    verify read and pulse it made is logged as if the host had made it."""
+    verify read and pulse it made is logged as if the host had made it, also when the loop
+    stopped part-way (`ScriptAborted`, logged, then raised). The loop's first read is the
+    cell's read after its preparation (and decides whether a forming pulse formed it)."""
     g_start = t_prog = math.nan
+    none = {1: 0, -1: 0}
     if p.v_form > 0 or p.n_reset_first:
         g, t_read = verify(bench, cell, p, log)
         g_start = g
         if g < p.g_formed_s and p.v_form > 0:
             t_prog = pulse(bench, cell, p.v_form, p.form_width_s, p.vg_set, log, "form_pulse")
-            g, t_read = verify(bench, cell, p, log)
-        if g < p.g_formed_s:
-            return {
-                "target_g_s": target_s, "g_start_s": g_start, "final_g_s": g, "iterations": 0,
-                "n_set": 0, "n_reset": 0, "converged": False, "formed": False,
-                "algorithm": p.algorithm, "loop": "instrument", "t_prog_s": t_prog,
-                "t_final_s": t_read,
-            }  # fmt: skip
+            if p.n_reset_first:  # the burst is for formed cells only: read before it
+                g, t_read = verify(bench, cell, p, log)
+        if p.n_reset_first and g < p.g_formed_s:
+            return _outcome(p, target_s, g_start, g, none, False, "instrument", t_prog, t_read)
         if p.n_reset_first:
             v_reset = p.table_rows()[0][2]
             t_prog = pulse(bench, cell, v_reset, p.width_s, p.vg_reset, log, count=p.n_reset_first)
     v_set, v_reset = p.amplitudes(target_s)
     ladder = p.algorithm == "igvva"
-    steps = runner.program(
-        cell, target_s=target_s, window_s=p.acceptance * target_s, v_set=v_set, v_reset=v_reset,
-        width_s=p.width_s, vg_set=p.vg_set, vg_reset=p.vg_reset,
-        vg_set_start=p.vg_set_start if ladder else p.vg_set,
-        vg_reset_start=p.vg_reset_start if ladder else p.vg_reset,
-        vg_step=p.vg_step if ladder else 0.0, cumulative=p.mode == "cumulative",
-        v_read=p.v_read, vg_read=p.vg, g_formed_s=p.g_formed_s, max_iterations=p.max_iterations,
-    )  # fmt: skip
-    n = {1: 0, -1: 0}
+    try:
+        steps = runner.program(
+            cell, target_s=target_s, window_s=p.acceptance * target_s, v_set=v_set,
+            v_reset=v_reset, width_s=p.width_s, vg_set=p.vg_set, vg_reset=p.vg_reset,
+            vg_set_start=p.vg_set_start if ladder else p.vg_set,
+            vg_reset_start=p.vg_reset_start if ladder else p.vg_reset,
+            vg_step=p.vg_step if ladder else 0.0, cumulative=p.mode == "cumulative",
+            v_read=p.v_read, vg_read=p.vg, g_formed_s=p.g_formed_s,
+            max_iterations=p.max_iterations,
+        )  # fmt: skip
+    except ScriptAborted as e:
+        _log_steps(e.steps, cell, p, v_set, v_reset, log)
+        raise
+    n, t_last = _log_steps(steps, cell, p, v_set, v_reset, log)
+    first, last = steps[0], steps[-1]
+    g_start = first.g_s if math.isnan(g_start) else g_start
+    t_prog = t_last if math.isfinite(t_last) else t_prog
+    return _outcome(p, target_s, g_start, last.g_s, n, first.g_s >= p.g_formed_s, "instrument",
+                    t_prog, last.t_s)  # fmt: skip
+
+
+def _log_steps(steps: list, cell: Cell, p: ProgramParams, v_set: float, v_reset: float,
+               log: Run) -> tuple[dict[int, int], float]:  # fmt: skip
+    """Log an on-instrument loop's pulses and reads; (pulses by polarity, time of the last)."""
+    n, t_prog = {1: 0, -1: 0}, math.nan
     for step in steps:
         if step.polarity:
             v = v_set if step.polarity > 0 else v_reset
@@ -363,17 +385,10 @@ def _program_cell_onboard(runner: Onboard, bench: Bench, cell: Cell, target_s: f
             log.op(cell, op, t_s=step.t_pulse_s, v=v, width_s=p.width_s, vg=step.vg_pulse, n=1)
             n[step.polarity] += 1
             t_prog = step.t_pulse_s
-        log.op(cell, "read", t_s=step.t_s, v=p.v_read, vg=p.vg, i_a=step.g_s * p.v_read,
-               g_s=step.g_s)  # fmt: skip
-    first, last = steps[0], steps[-1]
-    formed = first.g_s >= p.g_formed_s
-    return {
-        "target_g_s": target_s, "g_start_s": first.g_s if math.isnan(g_start) else g_start,
-        "final_g_s": last.g_s, "iterations": n[1] + n[-1], "n_set": n[1], "n_reset": n[-1],
-        "converged": bool(formed and abs(last.g_s - target_s) <= p.acceptance * target_s),
-        "formed": bool(formed), "algorithm": p.algorithm, "loop": "instrument",
-        "t_prog_s": t_prog, "t_final_s": last.t_s,
-    }  # fmt: skip
+        if math.isfinite(step.t_s):
+            log.op(cell, "read", t_s=step.t_s, v=p.v_read, vg=p.vg, i_a=step.g_s * p.v_read,
+                   g_s=step.g_s)  # fmt: skip
+    return n, t_prog
 
 
 def time_zero(outcome: dict[str, Any]) -> float:

@@ -37,24 +37,28 @@ from typing import TYPE_CHECKING
 
 from reramlab.errors import SafetyLimitError
 from reramlab.instruments.base import InstrumentError
+from reramlab.routing import GND, Route
 
 if TYPE_CHECKING:
-    from reramlab.bench import Bench, Cell
+    from reramlab.bench import Bench
+    from reramlab.routing import Cell
 
 SCRIPT_NAME = "reramlab_loops"
 #: wait after a gate change before the pulse fires: the gate SMU's source settling (the 2600B
 #: settles within ~100 us on the 2 V range); from the host a bus round trip hides it
 GATE_SETTLE_S = 100e-6
 
-#: the loop (Lua, Series 2600B user script); `sw` = the matrix's TSP-Link node, `line` = the
-#: digital I/O line cabled to the pulse generator. History: per verify read, the polarity of
-#: the pulse before it (0 none, 1 SET, 2 RESET), G, the read's time, the pulse's time and gate.
+#: the loops (Lua, Series 2600B user script); `sw` = the matrix's TSP-Link node, `line` = the
+#: digital I/O line cabled to the pulse generator. Verify history, in order: reads ("r", G, time)
+#: and pulses ("p", 1 SET / 2 RESET, time, gate). A loop body runs under pcall: an error ends it
+#: at 0 V with what it did so far returned.
 SCRIPT = """
 function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
                    x_read, x_set, x_reset, wait_s, vg_set, vg_reset,
                    vg_set_start, vg_reset_start, vg_step, cumulative, settle_s)
-  local k, last, n, tp, vg = {0, 0}, 0, 0, -1, 0
+  local k, last, n, vg = {0, 0}, 0, 0, 0
   local out = {}
+  local ok, err = pcall(function()
   digio.trigger[line].mode = digio.TRIG_RISINGM
   local function route(x)
     d.source.levelv = 0
@@ -63,7 +67,7 @@ function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
   local function read()
     d.source.levelv = v_read
     local gv = d.measure.i() / v_read
-    table.insert(out, string.format("%d,%.9g,%.9g,%.9g,%.9g", last, gv, timer.measure.t(), tp, vg))
+    table.insert(out, string.format("r,%.9g,%.9g", gv, timer.measure.t()))
     return gv
   end
   timer.reset()
@@ -92,7 +96,7 @@ function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
       delay(settle_s)
       digio.trigger[line].assert()
       delay(wait_s)
-      tp = timer.measure.t()
+      table.insert(out, string.format("p,%d,%.9g,%.9g", p, timer.measure.t(), vg))
       g.source.levelv = vg_read
       if p == 1 then
         sw.open(x_set)
@@ -104,12 +108,13 @@ function rl_verify(d, g, sw, line, v_read, vg_read, lo, hi, g_formed, max_iter,
       gv = read()
     end
   end
-  d.source.levelv = 0
-  return table.concat(out, ";")
+  end)
+  return rl_finish(d, g, vg_read, out, ok, err)
 end
 
 function rl_form(d, g, sw, x_read, vg, v_read, v_start, v_step, n_steps, g_formed)
   local out = {}
+  local ok, err = pcall(function()
   timer.reset()
   g.source.levelv = 0
   d.source.levelv = 0
@@ -126,16 +131,36 @@ function rl_form(d, g, sw, x_read, vg, v_read, v_start, v_step, n_steps, g_forme
     table.insert(out, string.format("%.9g,%.9g,%.9g,%.9g,%.9g", v, i, t, gv, timer.measure.t()))
     if gv >= g_formed then break end
   end
+  end)
+  return rl_finish(d, g, vg, out, ok, err)
+end
+
+-- every loop ends here, also after an error: the drive at 0 V, the gate at its read level,
+-- and whatever was measured, with "!" and the error appended if the loop stopped early
+function rl_finish(d, g, vg, out, ok, err)
   d.source.levelv = 0
-  return table.concat(out, ";")
+  pcall(function() g.source.levelv = vg end)
+  local text = table.concat(out, ";")
+  if not ok then text = text .. "!" .. tostring(err) end
+  return text
 end
 """
+
+
+class ScriptAborted(InstrumentError):
+    """An instrument-side loop stopped part-way (a Lua or instrument error, or the bus failed);
+    `steps` holds what it measured before (logged by the caller before this propagates)."""
+
+    def __init__(self, instrument: str, errors: list, detail: str, steps: list) -> None:
+        super().__init__(instrument, errors, detail)
+        self.steps = steps
 
 
 @dataclass(frozen=True)
 class VerifyStep:
     """One verify read of an on-instrument loop: the pulse before it (polarity 0 none, +1 SET,
-    -1 RESET; its bench time and gate voltage), the conductance read (S) and its bench time."""
+    -1 RESET; its bench time and gate voltage), the conductance read (S) and its bench time
+    (NaN for a pulse after which the loop stopped before reading)."""
 
     polarity: int
     g_s: float
@@ -169,7 +194,6 @@ class Onboard:
         self.node = node
         self.line = line
         self._loaded = False
-        self._armed: tuple | None = None
 
     @classmethod
     def of(cls, bench: Bench) -> Onboard | None:
@@ -195,7 +219,8 @@ class Onboard:
         pg = {fns[k].split(".")[0] for k in ("pulse_bl", "pulse_sl") if k in fns}
         lines = [ln for ln, target in w.triggers.items()
                  if ln.split(".")[0] == smu_name and {target} == pg and len(fns) == 4]  # fmt: skip
-        line = int(lines[0].split(".dio")[1]) if lines else None
+        armable = all(hasattr(ch, "enable_external") for ch in (bench.pulse_bl, bench.pulse_sl))
+        line = int(lines[0].split(".dio")[1]) if lines and armable else None
         return cls(bench, smu, switch, w.tsplink[switch], line)
 
     def check_links(self) -> list[str]:
@@ -217,14 +242,37 @@ class Onboard:
 
     @property
     def can_pulse(self) -> bool:
-        """Whether the write-verify loop can run (a trigger cable to the pulse generator)."""
+        """Whether the write-verify loop can run: a trigger cable from the SMU to a pulse
+        generator whose channels can be armed for it (`enable_external`)."""
         return self.line is not None
 
-    def _call(self, function: str, args: list[str], busy_s: float) -> list[list[str]]:
-        """Call a script function; its reply as records (';') of fields (',')."""
+    def _call(self, function: str, args: list[str], busy_s: float, parse) -> list:
+        """Call a script function and parse its records (a list of ';'-separated records of
+        ','-separated fields) with `parse`. The
+        matrix gets its connect rule first (break before make). If the loop stopped early, or
+        the call itself failed, the bench forgets the matrix state and levels and
+        `ScriptAborted` carries the parsed partial records."""
+        b = self.bench
+        if not b._dc_ready:
+            raise RuntimeError("call prepare_dc() before an instrument-side loop")
+        b.configured_switch(self.switch_name)
         self._load()
-        reply = self.smu.call_script(f"{function}({', '.join(args)})", timeout_s=busy_s)
-        return [item.split(",") for item in reply.split(";") if item]
+        try:
+            reply = self.smu.call_script(f"{function}({', '.join(args)})", timeout_s=busy_s)
+        except BaseException:
+            b.after_failed_script(self.switch_name)
+            raise
+        text, stopped, error = reply.partition("!")
+        records = parse([item.split(",") for item in text.split(";") if item])
+        if stopped:
+            b.after_failed_script(self.switch_name)
+            try:
+                self.smu.check_errors()
+                queued: list = []
+            except InstrumentError as e:
+                queued = e.errors
+            raise ScriptAborted(self.smu.name, queued, f"{function} stopped: {error}", records)
+        return records
 
     def _channels(self) -> tuple[str, str]:
         """Lua names of the drive and gate SMUs ('smua', 'smub')."""
@@ -250,10 +298,14 @@ class Onboard:
         args += [str(int(n_steps)), f"{g_formed_s:.9g}"]
         nplc = getattr(b.drive, "_nplc", 1.0)
         t0 = b.now_s()
-        records = self._call("rl_form", args, n_steps * (2 * nplc / 50.0 + 0.02) + 5.0)
+
+        def parse(records: list[list[str]]) -> list[FormStep]:
+            return [FormStep(v, i, t0 + t, gv, t0 + tr)
+                    for v, i, t, gv, tr in (map(float, r) for r in records)]  # fmt: skip
+
+        steps = self._call("rl_form", args, n_steps * (2 * nplc / 50.0 + 0.02) + 5.0, parse)
         b.after_script(cell, read_route=x_read, switch=self.switch_name, vg=vg)
-        return [FormStep(float(v), float(i), t0 + float(t), float(gv), t0 + float(tr))
-                for v, i, t, gv, tr in records]  # fmt: skip
+        return steps
 
     # -- per cell ----------------------------------------------------------------------------
     def program(self, cell: Cell, *, target_s: float, window_s: float, v_set: float,
@@ -280,7 +332,9 @@ class Onboard:
         if not (v_set > 0 > v_reset and v_read > 0):
             raise SafetyLimitError(f"v_set {v_set} V must be > 0, v_reset {v_reset} V < 0")
         period_s = max(4 * width_s, width_s + 2 * 10e-9 + 20e-9)
-        self._arm(v_set, -v_reset, width_s, period_s)
+        shape = dict(width_s=width_s, period_s=period_s, rise_s=10e-9, fall_s=10e-9)
+        b.arm_pulse_outputs_external([(b.pulse_bl, dict(v_high=v_set, **shape)),
+                                      (b.pulse_sl, dict(v_high=-v_reset, **shape))])  # fmt: skip
         x = {name: self._crosspoints(cell, name) for name in ("read", "set", "reset")}
         x["set"] -= x["read"]  # a SET only adds the BL pulse channel to the read route
         d, g = self._channels()
@@ -294,39 +348,33 @@ class Onboard:
         args += ["true" if cumulative else "false", f"{GATE_SETTLE_S:.9g}"]
         nplc = getattr(b.drive, "_nplc", 1.0)
         t0 = b.now_s()
-        records = self._call("rl_verify", args, (max_iterations + 1) * (nplc / 50.0 + 0.05) + 5.0)
-        steps = []
-        for p, gv, t, tp, vg in records:
-            pulsed = int(p) != 0
-            steps.append(VerifyStep({0: 0, 1: 1, 2: -1}[int(p)], float(gv), t0 + float(t),
-                                    t0 + float(tp) if pulsed else math.nan,
-                                    float(vg) if pulsed else math.nan))  # fmt: skip
+
+        def parse(records: list[list[str]]) -> list[VerifyStep]:
+            steps, pulse = [], (0, math.nan, math.nan)
+            for kind, *fields in records:
+                if kind == "p":
+                    pulse = ({1: 1, 2: -1}[int(fields[0])], t0 + float(fields[1]), float(fields[2]))
+                else:
+                    steps.append(VerifyStep(pulse[0], float(fields[0]), t0 + float(fields[1]),
+                                            pulse[1], pulse[2]))  # fmt: skip
+                    pulse = (0, math.nan, math.nan)
+            if pulse[0]:  # a pulse the loop stopped after, before its read
+                steps.append(VerifyStep(pulse[0], math.nan, math.nan, pulse[1], pulse[2]))
+            return steps
+
+        busy_s = (max_iterations + 1) * (nplc / 50.0 + 0.05) + 5.0
+        steps = self._call("rl_verify", args, busy_s, parse)
         b.after_script(cell, read_route=",".join(sorted(x["read"])), switch=self.switch_name,
                        vg=vg_read)  # fmt: skip
         return steps
 
     # -- set-up --------------------------------------------------------------------------------
-    def _arm(self, v_set: float, v_reset_mag: float, width_s: float, period_s: float) -> None:
-        """Both pulse channels at their amplitude, armed for the trigger input, outputs on;
-        sent only when something changed since the last cell (or a host pulse re-armed them)."""
-        b = self.bench
-        key = (v_set, v_reset_mag, width_s, period_s)
-        if self._armed == key and b.pulse_outputs_armed_external:
-            return
-        for channel, v in ((b.pulse_bl, v_set), (b.pulse_sl, v_reset_mag)):
-            b.configure_pulse_channel(channel, v_high=v, width_s=width_s, period_s=period_s,
-                                      rise_s=10e-9, fall_s=10e-9)  # fmt: skip
-        b.arm_pulse_outputs_external()
-        self._armed = key
-
     def _load(self) -> None:
         if not self._loaded:
             self.smu.load_script(SCRIPT_NAME, SCRIPT)
             self._loaded = True
 
     def _crosspoints(self, cell: Cell, kind: str) -> set[str]:
-        from reramlab.bench import GND, Route
-
         fns = self.bench.wiring.functions
         if kind == "read":
             route = Route(wl=fns["gate"], bl=fns["drive"], sl=GND)

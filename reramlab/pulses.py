@@ -81,7 +81,6 @@ class Pulses:
         fire: a refused unit of it leaves that setting at the value the bench sent before, which
         the station limits allowed and the instrument accepted, and the error query at the end
         of the same message raises before anything else is sent."""
-        self.pulse_outputs_armed_external = False
         first = [(ch, setup) for ch, setup in setups if id(ch) not in self._pulse_setup]
         try:
             if first:
@@ -104,13 +103,13 @@ class Pulses:
             raise
         self.station.await_instrument(busy_s, since=t0)
 
-    def _configure_pulse(self, channel, **setup: float) -> None:
-        """`channel.configure_pulse(**setup)` unless that set-up is the one last sent to it."""
-        self.pulse_outputs_armed_external = False
+    def _configure_pulse(self, channel, **setup: float) -> bool:
+        """`channel.configure_pulse(**setup)` unless that set-up is the one last sent to it;
+        whether it was sent (a set-up arms the channel for the bus trigger)."""
         key = tuple(sorted(setup.items()))
         last = self._pulse_setup.get(id(channel))
         if last == key:
-            return
+            return False
         self._pulse_setup.pop(id(channel), None)
         if last is not None and accepts(channel.configure_pulse, "present"):
             # the period and high level it holds are the ones last sent: no need to ask
@@ -119,6 +118,7 @@ class Pulses:
         else:
             channel.configure_pulse(**setup)
         self._pulse_setup[id(channel)] = key
+        return True
 
     def pulse_pairs(
         self,
@@ -169,19 +169,30 @@ class Pulses:
         self.pulse_bl.disable()
         self.pulse_sl.disable()
 
-    def configure_pulse_channel(self, channel, **setup: float) -> None:
-        """A pulse channel's shape and levels (`PulseChannel.configure_pulse`; nothing is sent
-        if it already holds them). The caller has checked the levels against the limits."""
-        self._configure_pulse(channel, **setup)
+    # -- pulses fired by an instrument-side script (`reramlab.onboard`) -----------------------
+    def arm_pulse_outputs_external(self, setups: list[tuple[object, dict]]) -> None:
+        """Both pulse channels at their `setups`, armed for the generator's trigger input, their
+        outputs on (idling at 0 V), for a script that pulses that input. Sent only when a
+        set-up changed or the outputs are not armed (a set-up re-arms a channel for the bus
+        trigger). Until `disarm_pulse_outputs` (which every host-side route change calls
+        first), the bench keeps the generator rows off the cell's lines."""
+        sent = [self._configure_pulse(ch, **setup) for ch, setup in setups]
+        if any(sent) or not self.pulse_outputs_armed_external:
+            with driver_of(setups[0][0]).batch(check_errors=True):
+                for ch, _ in setups:
+                    ch.enable_external()
+            self.pulse_outputs_armed_external = True
 
-    def arm_pulse_outputs_external(self) -> None:
-        """Both pulse channels armed for the generator's trigger input and their outputs on
-        (one message), for a script that pulses that input (`reramlab.onboard`)."""
+    def disarm_pulse_outputs(self) -> None:
+        """Outputs of externally armed pulse channels off (one message): before the host routes
+        anything, a pulse output must not sit on a line as a 50-ohm path to 0 V."""
+        if not self.pulse_outputs_armed_external:
+            return
         channels = [ch for ch in (self.pulse_bl, self.pulse_sl) if ch is not None]
         with driver_of(channels[0]).batch(check_errors=True):
             for ch in channels:
-                ch.enable_external()
-        self.pulse_outputs_armed_external = True
+                ch.disable()
+        self.pulse_outputs_armed_external = False
 
     def after_script(self, cell: Cell, *, read_route: str, switch: str, vg: float) -> None:
         """What an on-instrument loop left: the cell on its read route (matrix `switch` holds
@@ -192,9 +203,16 @@ class Pulses:
         self._cell = cell
         self._drive_v, self._drive_on, self._gate_v = 0.0, True, vg
 
+    def after_failed_script(self, switch: str) -> None:
+        """An on-instrument loop failed or was interrupted part-way: the matrix's crosspoints and
+        the source levels are unknown (the next route re-sends them, sources to 0 V first)."""
+        self._closed.pop(switch, None)
+        self._route = self._cell = None
+        self._drive_v = self._gate_v = None
+        self._drive_on = True
+
     def _fire(self, generator, count: int, busy_s: float) -> None:
         """One bus trigger, then wait for the burst to end before any output changes."""
-        self.pulse_outputs_armed_external = False
         t0 = time.monotonic()
         generator.fire(count)
         self.station.await_instrument(busy_s, since=t0)

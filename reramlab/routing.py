@@ -4,10 +4,13 @@ moves that get it there.
 Holds `Cell`, `GND` (the ground row of a matrix), `Route` and the `Routing` mixin of
 `reramlab.bench.Bench`: the crosspoints of a route, the shared read/pulse route, the
 line-by-line assignment of a multiplexed parallel update, opening every matrix before a board
-fire, and `_switch_to`, the one place where relays move. Its rules: break before make; the
+fire, and `_switch_to`, the one place where the host moves relays (an instrument-side loop of
+`reramlab.onboard` moves them from its script, after `configured_switch` has set the matrix's
+connect rule, and hands the state back with `after_script`). Its rules: break before make; the
 sources go to 0 V before any relay moves (no hot switching), except that the gate keeps its
 level while only BL/SL relays off the gate's matrix row move; the closed crosspoints of every
-matrix are remembered, so an unchanged route sends nothing and a move sends one chunk.
+matrix are remembered, so an unchanged route sends nothing and a move sends one chunk; pulse
+outputs a script left armed are turned off before the host routes anything.
 
 Kept apart because DC operations, pulses and parallel updates all route through it, and the
 rules that keep a moving relay from switching a live line belong in one place.
@@ -46,6 +49,7 @@ class Routing:
 
         Sources are brought to 0 V before any relay moves (no hot switching); the gate keeps its
         level when only BL/SL relays off the gate's matrix row move (see `_switch_to`)."""
+        self.disarm_pulse_outputs()
         if self._route == route and self._cell == cell:
             return
         wanted, _ = self.crosspoints(cell, route)
@@ -124,6 +128,15 @@ class Routing:
         """Open every matrix (the SMUs and generators let go of the lines) before a board fire."""
         self._switch_to({g.switch: set() for g in self.wiring.lines.values() if g.switch})
 
+    def configured_switch(self, name: str):
+        """The matrix `name`, its connect rule (break before make) set once per session: by the
+        bench before its first move, or before a script moves its relays."""
+        sw = self.station.instruments[name]
+        if name not in self._configured:
+            sw.configure()
+            self._configured.add(name)
+        return sw
+
     def _switch_to(
         self, wanted: dict[str, set[str]], *, quiet: set[tuple[str, str]] = frozenset()
     ) -> None:
@@ -139,6 +152,7 @@ class Routing:
         or frees is at 0 V; the gate, none of whose relays (its matrix row, the WL columns)
         moves, keeps its level on the word line. A gate on a word line with every BL and SL
         at 0 V or floating biases no cell."""
+        self.disarm_pulse_outputs()
         changed = {
             s: frozenset(p) for s, p in wanted.items() if self._closed.get(s) != frozenset(p)
         }
@@ -150,10 +164,7 @@ class Routing:
         )
         self._route = self._cell = None
         for s, points in changed.items():
-            sw = self.station.instruments[s]
-            if s not in self._configured:
-                sw.configure()
-                self._configured.add(s)
+            sw = self.configured_switch(s)
             was = self._closed.pop(s, None)  # unknown until the matrix has answered
             only_opens = was is not None and bool(points) and points < was
             if was is not None and points > was:  # only closes: nothing to break first

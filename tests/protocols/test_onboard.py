@@ -12,6 +12,7 @@ import pytest
 
 from reramlab.analysis import open_log, summarize
 from reramlab.errors import ParameterError
+from reramlab.instruments.base import InstrumentError
 from reramlab.runner import execute, open_bench
 from reramlab.stations.loader import load_station
 
@@ -177,3 +178,65 @@ def test_station_check_sees_the_tsp_link(tmp_path) -> None:
     report = check_station(broken, sim=True)
     assert not report.ok
     assert any("wiring.tsplink: declared" in p for p in report.problems), report.problems
+
+
+def _station_130nm():
+    st = load_station(STATION)
+    sim = st.spec.sim.model_copy(update={"preset": "cmo-hfox-130nm"})
+    return dataclasses.replace(st, spec=st.spec.model_copy(update={"sim": sim}))
+
+
+@pytest.mark.parametrize(
+    ("protocol", "settings"),
+    [
+        ("program-verify", SETTINGS | {"v_form": "4.0", "n_reset_first": "5"}),
+        ("read", {"program": "true", "v_form": "4.0", "n_reads": "3", "targets_s": "50e-6"}),
+    ],
+)
+def test_host_steps_between_onboard_loops_never_short_a_line(tmp_path, protocol, settings):
+    """Host reads and pulses around the loops (forming pulse, RESET burst, reads after
+    programming) run while the pulse outputs may still be armed for the script: the bench must
+    turn them off first, or a read drives the BL against a 50-ohm output at 0 V."""
+    _, connected, bench = open_bench(_station_130nm(), sim=True, sim_dir=tmp_path)
+    try:
+        result = execute(protocol, out=tmp_path / "x.h5", cells=CELLS, bench=bench,
+                         settings=settings)  # fmt: skip
+        assert result.status == "completed", result.error
+        sim = connected.simulator
+        assert not [e for e in sim.bench.events if e.kind == "short"]
+        assert all(len(inst.errors) == 0 for inst in sim.instruments.values())
+    finally:
+        connected.close()
+    with open_log(tmp_path / "x.h5") as log:
+        loops = set(log.run(1)["cells"]["loop"].astype(str))
+    assert loops == {"instrument"}
+
+
+def test_a_loop_that_stops_part_way_keeps_what_it_measured(tmp_path, monkeypatch) -> None:
+    """An instrument error inside the script ends the loop at 0 V; the reads and pulses it made
+    before are logged, the run fails with the instrument's message, the bench ends safe."""
+    from sim_backend_errors import inject_gate_refusal
+
+    _, connected, bench = open_bench(_station_130nm(), sim=True, sim_dir=tmp_path)
+    try:
+        execute("forming", out=tmp_path / "x.h5", cells="0,0", bench=bench)
+        inject_gate_refusal(
+            connected.simulator.instruments["smu"], after=7, monkeypatch=monkeypatch
+        )
+        with pytest.raises(InstrumentError, match=r"rl_verify stopped: .*-222"):
+            execute("program-verify", out=tmp_path / "x.h5", cells="0,0", bench=bench,
+                    settings={"targets_s": "20e-6", "acceptance": "0.002"})  # fmt: skip
+        sim = connected.simulator
+        levels = sim.bench.levels
+        assert all(v is None or v == 0.0 for v in levels.values()), levels
+        assert not any(sim.bench.closed.values())
+    finally:
+        connected.close()
+    with open_log(tmp_path / "x.h5") as log:
+        assert log.runs["status"].tolist() == ["completed", "failed"]
+        ops = log.timeseries(run=2)
+    # the 7th gate level (prepare_dc's 0 V, the script's 0 V and read gate, then pulse gate and
+    # read gate per iteration) is the read gate after the second pulse: that pulse is logged too
+    kinds = ops["op"].astype(str).tolist()
+    assert kinds[:3] == ["read", "reset_pulse", "read"] and kinds[3:] == ["set_pulse"], kinds
+    assert len(kinds) == 4
