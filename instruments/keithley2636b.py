@@ -275,12 +275,7 @@ class Keithley2636B(DriverMixin, SCPIMixin, Instrument):
         with self.timeout_at_least(timeout_s):
             reply = str(self.ask(chunk)).strip()
         if reply.startswith(SCRIPT_ERROR):
-            try:
-                self.check_errors()
-                queued: list[tuple[int, str]] = []
-            except InstrumentError as e:
-                queued = e.errors
-            raise InstrumentError(self.name, queued, f"script error: {reply[len(SCRIPT_ERROR) :]}")
+            raise_queued(self, [], f"script error: {reply[len(SCRIPT_ERROR) :]}")
         return reply
 
     def safe_state(self) -> None:

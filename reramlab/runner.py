@@ -41,8 +41,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
-
 from reramlab import __version__
 from reramlab.bench import Bench
 from reramlab.errors import (
@@ -315,7 +313,12 @@ def restore_chip(simulator: Any, log: str | Path) -> bool:
             f"{sidecar}: cannot restore the simulated chip of {log}: {e}; {fresh}"
         ) from None
     created = _log_created(log)
-    if created is not None and header.get("log_created") != created:
+    if created is None:
+        raise LogFileError(
+            f"{log}: cannot read the log's creation time, which ties {sidecar.name} to it; "
+            f"repair or move the log, or {fresh}"
+        )
+    if header.get("log_created") != created:
         raise LogFileError(
             f"{sidecar}: this simulated chip was saved with another log ({header.get('log')}, "
             f"created {header.get('log_created')}; {log} was created {created}); choose another "
@@ -364,11 +367,14 @@ def _save_chip_after_run(simulator: Any, log: Path, run_id: str, status: str) ->
 
 
 def _log_created(log: Path) -> str | None:
-    """The ``created`` attribute of a reramlab log (None if unreadable)."""
+    """The ``created`` attribute of a reramlab log (None if unreadable). Read through
+    `open_log`, which also reads a log a killed writer left marked open."""
+    from reramlab.analysis.load import open_log  # analysis sits above the runner
+
     try:
-        with h5py.File(log, "r", locking=False) as f:
-            created = f.attrs.get("created")
-    except (OSError, ValueError):
+        with open_log(log) as opened:
+            created = opened.info.get("created")
+    except (OSError, ValueError, LogFileError):
         return None
     return None if created is None else str(created)
 

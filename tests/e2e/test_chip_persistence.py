@@ -242,6 +242,13 @@ def test_chip_of_a_deleted_log_is_replaced_and_one_of_another_log_refused(tmp_pa
     with pytest.raises(LogFileError, match="not a chip-state file"):
         execute("read", out=other, station=_station(tmp_path), cells="0,0", sim=True)
 
+    # a log that cannot be read cannot vouch for its chip: refused, not restored unchecked
+    third = tmp_path / "c.h5"
+    _saved_chip(tmp_path, third)
+    third.write_bytes(b"not an HDF5 file")
+    with pytest.raises(LogFileError, match="cannot read the log's creation time"):
+        execute("read", out=third, station=_station(tmp_path), cells="0,0", sim=True)
+
 
 def _log_created(log: Path) -> str:
     with h5py.File(log, "r") as f:
