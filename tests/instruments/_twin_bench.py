@@ -103,3 +103,16 @@ def check_read_at_on_a_cell(drive, gate, levels: dict, terminal: str, high_z: st
     assert levels[terminal] is None
     assert drive.read_at(0.2, hold=True) == pytest.approx(i_dc, rel=0.05)
     assert drive.output_enabled is True and levels[terminal] == 0.0
+
+
+def check_read_at_refused(drive, levels: dict, terminal: str) -> None:
+    """`read_at` a level beyond the drive's 2 V range: the SMU refuses it (-222), the read
+    raises, and the drive still ends at 0 V, off (its `terminal` floating)."""
+    from reramlab.instruments.base import InstrumentError
+
+    drive.configure_voltage_source(i_compliance_a=1e-4, v_limit_v=2.0)
+    drive.release_when_off()
+    with pytest.raises(InstrumentError, match="-222"):
+        drive.read_at(3.0)
+    assert drive.output_enabled is False and drive.source_level_v == 0.0
+    assert levels[terminal] is None

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _twin_bench import check_read_at_on_a_cell, close, driven, simulator, write_bench
+from _twin_bench import (
+    check_read_at_on_a_cell,
+    check_read_at_refused,
+    close,
+    driven,
+    simulator,
+    write_bench,
+)
 
 from reramlab.instruments.base import InstrumentError
 from reramlab.instruments.keithley2636b import Keithley2636B
@@ -135,10 +142,4 @@ def test_release_when_off_and_read_at_on_a_cell(bench) -> None:
 
 def test_read_at_a_refused_level_raises_and_ends_at_0_v_off(bench) -> None:
     smu, spec = bench
-    drive = smu.smua
-    drive.configure_voltage_source(i_compliance_a=1e-4, v_limit_v=2.0)
-    drive.release_when_off()
-    with pytest.raises(InstrumentError, match="-222"):  # beyond the 2 V range
-        drive.read_at(3.0)
-    assert drive.output_enabled is False and drive.source_level_v == 0.0
-    assert simulator(spec).bench.levels["k26.a"] is None
+    check_read_at_refused(smu.smua, simulator(spec).bench.levels, "k26.a")
