@@ -47,6 +47,31 @@ class SourceMeter(Protocol):
 
 
 @runtime_checkable
+class SharedLineSourceMeter(Protocol):
+    """Optional SourceMeter capabilities that let the bench share a bit line between the drive
+    SMU and a pulse channel (one route for reads and pulses) and read in one message."""
+
+    def release_when_off(self) -> None:
+        """Output off, and its off state high impedance: the SMU lets go of its line."""
+
+    def read_at(self, v: float, *, hold: bool = False) -> float:
+        """One current reading at `v` volts in one message, from 0 V and back to 0 V (output
+        off afterwards, or on at 0 V with `hold`); raises on a queued instrument error."""
+
+
+@runtime_checkable
+class ScriptRunner(Protocol):
+    """Optional: an instrument that runs user scripts (Keithley TSP), on which the bench can
+    run loops whose every step depends on a measurement (`reramlab.onboard`)."""
+
+    def load_script(self, name: str, source: str) -> None:
+        """Load and run a named user script (its functions become callable)."""
+
+    def call_script(self, expression: str, *, timeout_s: float = 10.0) -> str:
+        """Evaluate an expression on the instrument; what it printed (raises on a script error)."""
+
+
+@runtime_checkable
 class PulseChannel(Protocol):
     """One pulse-generator channel."""
 
@@ -67,6 +92,15 @@ class PulseChannel(Protocol):
     def enable(self) -> None: ...
 
     def disable(self) -> None: ...
+
+
+@runtime_checkable
+class ExternallyTriggeredChannel(Protocol):
+    """Optional PulseChannel capability: fire on the generator's trigger input (a cable from
+    another instrument's trigger line) instead of the bus."""
+
+    def enable_external(self) -> None:
+        """Output on, armed by the trigger input: one period per pulse there."""
 
 
 @runtime_checkable

@@ -42,6 +42,7 @@ import math
 from reramlab.bus import driver_of
 from reramlab.dc import DcOperations
 from reramlab.errors import SafetyLimitError
+from reramlab.instruments.roles import SharedLineSourceMeter
 from reramlab.onboard import Onboard
 from reramlab.parallel_update import ParallelUpdate, UpdatePhase
 from reramlab.pulses import Pulses
@@ -87,8 +88,7 @@ class Bench(Routing, DcOperations, Pulses, ParallelUpdate):
         #: impedance) while pulsing and the pulse channel's output relay open while reading
         self._shared_bl = (
             self.pulse_bl is not None
-            and hasattr(self.drive, "read_at")
-            and hasattr(self.drive, "release_when_off")
+            and isinstance(self.drive, SharedLineSourceMeter)
             and self.wiring.lines["BL"].switch is not None
             and {fns["drive"], fns["pulse_bl"]} <= set(self._row_of)
         )

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reramlab.bus import driver_of
+from reramlab.instruments.roles import SharedLineSourceMeter
 from reramlab.retry import READ_POLICY, plausible_number
 from reramlab.routing import GND, Cell, Route
 
@@ -139,7 +140,7 @@ class DcOperations:
         self._dc_route(cell, v_read)
         self._set_gate(vg)
         drive = self.drive
-        if then is not None and hasattr(drive, "read_at"):
+        if then is not None and isinstance(drive, SharedLineSourceMeter):
             return self._read_once(cell, v_read, hold=self._hold_after_read(v_read, then))
         if self._shared_bl and not self._drive_on:
             # level and output on in one message, one error check

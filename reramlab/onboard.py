@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from reramlab.errors import SafetyLimitError
 from reramlab.instruments.base import InstrumentError
+from reramlab.instruments.roles import ExternallyTriggeredChannel, ScriptRunner
 from reramlab.routing import GND, Route
 
 if TYPE_CHECKING:
@@ -214,12 +215,18 @@ class Onboard:
             return None
         (switch,) = switches
         smu = bench.station.instruments[smu_name]
-        if smu_name not in w.tsplink or switch not in w.tsplink or not hasattr(smu, "load_script"):
+        if (
+            smu_name not in w.tsplink
+            or switch not in w.tsplink
+            or not isinstance(smu, ScriptRunner)
+        ):
             return None
         pg = {fns[k].split(".")[0] for k in ("pulse_bl", "pulse_sl") if k in fns}
         lines = [ln for ln, target in w.triggers.items()
                  if ln.split(".")[0] == smu_name and {target} == pg and len(fns) == 4]  # fmt: skip
-        armable = all(hasattr(ch, "enable_external") for ch in (bench.pulse_bl, bench.pulse_sl))
+        armable = all(
+            isinstance(ch, ExternallyTriggeredChannel) for ch in (bench.pulse_bl, bench.pulse_sl)
+        )
         line = int(lines[0].split(".dio")[1]) if lines and armable else None
         return cls(bench, smu, switch, w.tsplink[switch], line)
 
