@@ -294,17 +294,7 @@ def program_cell(
         return _program_cell_onboard(runner, bench, cell, target_s, p, log)
     window = p.acceptance * target_s
     guess = NextPulse(target_s, window)
-    # a formed cell starts near its LRS: most targets lie below it (the first pulse is a RESET)
-    g, t_read = verify(bench, cell, p, log, then=-1.0)
-    g_start, t_prog = g, math.nan
-    if g < p.g_formed_s and p.v_form > 0:
-        t_prog = pulse(bench, cell, p.v_form, p.form_width_s, p.vg_set, log, "form_pulse")
-        g, t_read = verify(bench, cell, p, log, then=-1.0)
-    formed = g >= p.g_formed_s
-    if formed and p.n_reset_first:
-        v_reset = p.table_rows()[0][2]
-        t_prog = pulse(bench, cell, v_reset, p.width_s, p.vg_reset, log, count=p.n_reset_first)
-        g, t_read = verify(bench, cell, p, log, then=1.0)  # from the low start state: SET
+    g_start, g, t_read, t_prog, formed = _prepare(bench, cell, p, log, final_read=True)
     ladder = Ladder(p, target_s)
     n = {1: 0, -1: 0}
     while formed and abs(g - target_s) > window and n[1] + n[-1] < p.max_iterations:
@@ -316,6 +306,30 @@ def program_cell(
         g, t_read = verify(bench, cell, p, log, then=guess.after(polarity, g_before))
         guess.learn(polarity, g_before, g)
     return _outcome(p, target_s, g_start, g, n, formed, "host", t_prog, t_read)
+
+
+def _prepare(bench: Bench, cell: Cell, p: ProgramParams, log: Run, *,
+             final_read: bool) -> tuple[float, float, float, float, bool | None]:  # fmt: skip
+    """The cell's read, then (if asked) a forming pulse for an unformed cell and the RESET burst
+    for a formed one, each followed by a read: (G at the start, G now, its read time, time of
+    the last pulse (NaN if none), formed). Without `final_read` the read after the last pulse
+    is left to the caller's loop (G NaN, formed None: that read decides)."""
+    # a formed cell starts near its LRS: most targets lie below it (the first pulse is a RESET)
+    g, t_read = verify(bench, cell, p, log, then=-1.0)
+    g_start, t_prog = g, math.nan
+    if g < p.g_formed_s and p.v_form > 0:
+        t_prog = pulse(bench, cell, p.v_form, p.form_width_s, p.vg_set, log, "form_pulse")
+        if not final_read and not p.n_reset_first:
+            return g_start, math.nan, t_read, t_prog, None
+        g, t_read = verify(bench, cell, p, log, then=-1.0)
+    formed = g >= p.g_formed_s
+    if formed and p.n_reset_first:
+        v_reset = p.table_rows()[0][2]
+        t_prog = pulse(bench, cell, v_reset, p.width_s, p.vg_reset, log, count=p.n_reset_first)
+        if not final_read:
+            return g_start, math.nan, t_read, t_prog, None
+        g, t_read = verify(bench, cell, p, log, then=1.0)  # from the low start state: SET
+    return g_start, g, t_read, t_prog, formed
 
 
 def _outcome(p: ProgramParams, target_s: float, g_start: float, g: float, n: dict[int, int],
@@ -338,19 +352,11 @@ def _program_cell_onboard(runner: Onboard, bench: Bench, cell: Cell, target_s: f
     stopped part-way (`ScriptAborted`, logged, then raised). The loop's first read is the
     cell's read after its preparation (and decides whether a forming pulse formed it)."""
     g_start = t_prog = math.nan
-    none = {1: 0, -1: 0}
     if p.v_form > 0 or p.n_reset_first:
-        g, t_read = verify(bench, cell, p, log)
-        g_start = g
-        if g < p.g_formed_s and p.v_form > 0:
-            t_prog = pulse(bench, cell, p.v_form, p.form_width_s, p.vg_set, log, "form_pulse")
-            if p.n_reset_first:  # the burst is for formed cells only: read before it
-                g, t_read = verify(bench, cell, p, log)
-        if p.n_reset_first and g < p.g_formed_s:
-            return _outcome(p, target_s, g_start, g, none, False, "instrument", t_prog, t_read)
-        if p.n_reset_first:
-            v_reset = p.table_rows()[0][2]
-            t_prog = pulse(bench, cell, v_reset, p.width_s, p.vg_reset, log, count=p.n_reset_first)
+        g_start, g, t_read, t_prog, formed = _prepare(bench, cell, p, log, final_read=False)
+        if formed is False:
+            return _outcome(p, target_s, g_start, g, {1: 0, -1: 0}, False, "instrument", t_prog,
+                            t_read)  # fmt: skip
     v_set, v_reset = p.amplitudes(target_s)
     ladder = p.algorithm == "igvva"
     try:
