@@ -56,8 +56,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(f"reramsim safety audit: {result.summary()}")
 
 
-
-
 @pytest.fixture
 def sim_rm(tmp_path: Path) -> pyvisa.ResourceManager:
     """A fresh simulated bench (4x4 chip, 2450 + 81160A + 707B) reached through plain pyvisa."""

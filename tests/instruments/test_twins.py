@@ -27,7 +27,6 @@ from reramlab.instruments.keysight81160a import Keysight81160A
 SMU, PG, SW = "GPIB0::24::INSTR", "GPIB0::10::INSTR", "GPIB0::16::INSTR"
 
 
-
 @pytest.fixture
 def visa_library(tmp_path: Path) -> str:
     path = tmp_path / "bench.yaml"

@@ -44,7 +44,9 @@ SWEEP_START = re.compile(rb":INIT|trigger\.initiate")
 #: the pulse generators' safe state turns the outputs off, declares a high-Z load and parks each
 #: channel at 0 V low / 0.1 V high (their smallest amplitude; the output relay is open, so it never
 #: reaches the cell). Below 0.1 V no command can honour a limit; only these stations are that tight.
-IDLE_LEVEL = re.compile(r":VOLT\d:LOW 0\.000000;:VOLT\d:HIGH 0\.100000|:OUTP1 0;:OUTP2 0;:OUTP\d:LOAD INF")
+IDLE_LEVEL = re.compile(
+    r":VOLT\d:LOW 0\.000000;:VOLT\d:HIGH 0\.100000|:OUTP1 0;:OUTP2 0;:OUTP\d:LOAD INF"
+)
 
 
 @pytest.fixture(scope="module")

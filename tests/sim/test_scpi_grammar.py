@@ -26,7 +26,9 @@ def test_long_short_optional_nodes_and_case(text: str) -> None:
     assert compile_header("[:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]").match(rooted(text))
 
 
-@pytest.mark.parametrize("text", ["PULS:PER1", ":PULS:PER1", "SOUR:PULS:PER1", ":SOURCE:PULSE:PERIOD1"])
+@pytest.mark.parametrize(
+    "text", ["PULS:PER1", ":PULS:PER1", "SOUR:PULS:PER1", ":SOURCE:PULSE:PERIOD1"]
+)
 def test_leading_optional_node_with_or_without_colon(text: str) -> None:
     assert compile_header("[:SOURce]:PULSe:PERiod#").match(rooted(text))
 
