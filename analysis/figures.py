@@ -32,6 +32,8 @@ from cycler import cycler
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .metrics import has_rows
+
 Tables = dict[str, pd.DataFrame]
 FiguresFn = Callable[[Tables, pd.DataFrame, dict[str, Any]], list[tuple[str, Figure]]]
 Axis = tuple[str, str]  # (quantity, unit)
@@ -53,10 +55,21 @@ STYLE: dict[str, Any] = {
 }  # fmt: skip
 
 
-def figures_for(protocol: str) -> Callable[[FiguresFn], FiguresFn]:
-    """Register the decorated function as the figures of `protocol`."""
+def figures_for(protocol: str, *, needs: str | None = None) -> Callable[[FiguresFn], FiguresFn]:
+    """Register the decorated function as the figures of `protocol`; with `needs`, it runs only
+    when that table has rows (no figures otherwise), so it may index it."""
 
     def register(fn: FiguresFn) -> FiguresFn:
+        if needs is not None:
+            inner = fn
+
+            @functools.wraps(inner)
+            def fn(tables: Tables, timeseries: pd.DataFrame,
+                   parameters: dict[str, Any]) -> list[tuple[str, Figure]]:  # fmt: skip
+                if not has_rows(tables, needs):
+                    return []
+                return inner(tables, timeseries, parameters)
+
         FIGURES[protocol] = fn
         return fn
 
@@ -221,14 +234,12 @@ def of_cells(
     return {cell: groups[cell] for cell in cells if cell in groups}
 
 
-@figures_for("forming")
+@figures_for("forming", needs="cells")
 def forming_figures(
     tables: Tables, timeseries: pd.DataFrame, parameters: dict[str, Any]
 ) -> list[tuple[str, Figure]]:
     """V_form histogram with its normal fit, V_form and post-forming G maps, ramp traces."""
-    cells = tables.get("cells")
-    if cells is None or cells.empty:
-        return []
+    cells = tables["cells"]
     formed = cells["formed"].astype(bool)
     cells = cells.assign(
         v_form=cells["v_form"].where(formed), g_form_uS=cells["g_form"].where(formed) * 1e6

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .figures import COLOURS, Tables, cell_map, figures_for, label, new_figure, styled, xy_logx
+from .metrics import has_rows
 
 
 @styled
@@ -98,10 +99,10 @@ def disturb_figures(
     tables: Tables, timeseries: pd.DataFrame, parameters: dict[str, Any]
 ) -> list[tuple[str, Figure]]:
     out = []
-    if tables.get("k") is not None and len(tables["k"]):
+    if has_rows(tables, "k"):
         out += half_select_figures(tables["half_select"], tables["k"])
-    if tables.get("parallel") is not None and len(tables["parallel"]):
+    if has_rows(tables, "parallel"):
         out += parallel_figures(tables["parallel"])
-    if tables.get("map") is not None and len(tables["map"]):
+    if has_rows(tables, "map"):
         out += map_figures(tables["map"])
     return out

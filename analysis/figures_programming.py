@@ -46,13 +46,11 @@ def scatter(series: dict[str, tuple[Any, Any]], x: tuple[str, str], y: tuple[str
     return fig
 
 
-@figures_for("program-verify")
+@figures_for("program-verify", needs="cells")
 def program_verify_figures(
     tables: Tables, timeseries: pd.DataFrame, parameters: dict[str, Any]
 ) -> list[tuple[str, Figure]]:
-    cells = tables.get("cells")
-    if cells is None or cells.empty:
-        return []
+    cells = tables["cells"]
     ok = cells["converged"].astype(bool)
     levels = level_stats(cells)
     out = [
@@ -79,13 +77,11 @@ def program_verify_figures(
     return out
 
 
-@figures_for("read")
+@figures_for("read", needs="cells")
 def read_figures(
     tables: Tables, timeseries: pd.DataFrame, parameters: dict[str, Any]
 ) -> list[tuple[str, Figure]]:
-    cells = tables.get("cells")
-    if cells is None or cells.empty:
-        return []
+    cells = tables["cells"]
     return [
         ("g_map", cell_map(cells["row"], cells["col"], cells["g_mean_s"] * 1e6, ("Mean G", "µS"))),
         ("noise_vs_g", scatter({"cells": (cells["g_mean_s"] * 1e6, cells["g_std_s"] * 1e6)},
@@ -93,13 +89,11 @@ def read_figures(
     ]  # fmt: skip
 
 
-@figures_for("retention")
+@figures_for("retention", needs="reads")
 def retention_figures(
     tables: Tables, timeseries: pd.DataFrame, parameters: dict[str, Any]
 ) -> list[tuple[str, Figure]]:
-    reads = tables.get("reads")
-    if reads is None or reads.empty:
-        return []
+    reads = tables["reads"]
     d = drift_by_time(reads)
     series = {"mean": (d["t_s"], d["mean_uS"]), "σ": (d["t_s"], d["sigma_uS"])}
     return [

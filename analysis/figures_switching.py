@@ -47,15 +47,13 @@ def _halves(d: pd.DataFrame) -> pd.Series:
     return pd.Series(reads, index=d.index)[is_sweep]
 
 
-@figures_for("cycling")
+@figures_for("cycling", needs="cycles")
 def cycling_figures(
     tables: Tables, timeseries: pd.DataFrame, parameters: dict[str, Any]
 ) -> Figures:
     """I-V loops on log |I| (first and last cycle of a few cells), switching-voltage histograms,
     LRS/HRS against cycle."""
-    cycles = tables.get("cycles")
-    if cycles is None or cycles.empty:
-        return []
+    cycles = tables["cycles"]
     c = cycles[cycles["cycle"] >= 1]
     out = []
     per_cell = c.groupby(["row", "col"], as_index=False)["v_set"].median()
@@ -80,14 +78,12 @@ def cycling_figures(
     return out
 
 
-@figures_for("endurance")
+@figures_for("endurance", needs="window")
 def endurance_figures(
     tables: Tables, timeseries: pd.DataFrame, parameters: dict[str, Any]
 ) -> Figures:
     """Window and LRS/HRS conductance against log cycles (median over cells, a few cells)."""
-    w = tables.get("window")
-    if w is None or w.empty:
-        return []
+    w = tables["window"]
     w = w.assign(
         window_uS=w["window_s"] * 1e6, lrs_uS=w["g_lrs_s"] * 1e6, hrs_uS=w["g_hrs_s"] * 1e6
     )
@@ -106,15 +102,13 @@ def endurance_figures(
     return [("window_vs_cycles", window), ("lrs_hrs_vs_cycles", g)]
 
 
-@figures_for("pulse-train")
+@figures_for("pulse-train", needs="train")
 def pulse_train_figures(
     tables: Tables, timeseries: pd.DataFrame, parameters: dict[str, Any]
 ) -> Figures:
     """G against pulse number (a few cells), the alternating phase converging to the symmetry
     point, and ln R of the down phase with its two-segment fit (weak RESET)."""
-    train = tables.get("train")
-    if train is None or train.empty:
-        return []
+    train = tables["train"]
     per = train_cells(train)
     picked = pick_cells(per.groupby(["row", "col"], as_index=False)["g_max_s"].median(), "g_max_s",
                         N_CELLS)  # fmt: skip

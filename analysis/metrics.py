@@ -8,11 +8,13 @@ A protocol adds its metrics with a decorated function of the run's tables and pa
         return {"drift_mean_uS_1h": float(drift.mean() * 1e6), **distribution(drift * 1e6, "drift_uS")}
 
 Functions get every table of the run (also of an aborted or still-running run, so they must
-accept empty or partial tables) and return plain floats.
+accept empty or partial tables) and return plain floats. `needs="cells"` lets the registry
+answer `empty` (default {}) when that table is missing or empty, so the function may index it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -30,10 +32,28 @@ MetricsFn = Callable[[Tables, dict[str, Any]], dict[str, float]]
 METRICS: dict[str, MetricsFn] = {}
 
 
-def metrics_for(protocol: str) -> Callable[[MetricsFn], MetricsFn]:
-    """Register the decorated function as the metrics of `protocol`."""
+def has_rows(tables: Tables, name: str) -> bool:
+    """Whether the run has table `name` with at least one row."""
+    table = tables.get(name)
+    return table is not None and len(table) > 0
+
+
+def metrics_for(
+    protocol: str, *, needs: str | None = None, empty: dict[str, float] | None = None
+) -> Callable[[MetricsFn], MetricsFn]:
+    """Register the decorated function as the metrics of `protocol`; with `needs`, it runs only
+    when that table has rows, and `empty` (a copy; default {}) is the answer otherwise."""
 
     def register(fn: MetricsFn) -> MetricsFn:
+        if needs is not None:
+            inner = fn
+
+            @functools.wraps(inner)
+            def fn(tables: Tables, parameters: dict[str, Any]) -> dict[str, float]:
+                if not has_rows(tables, needs):
+                    return dict(empty or {})
+                return inner(tables, parameters)
+
         METRICS[protocol] = fn
         return fn
 
@@ -59,12 +79,10 @@ def distribution(values: Any, name: str) -> dict[str, float]:
             f"{name}_iqr": float(q3 - q1)}  # fmt: skip
 
 
-@metrics_for("forming")
+@metrics_for("forming", needs="cells", empty={"n_cells": 0, "n_formed": 0})
 def forming_metrics(tables: Tables, parameters: dict[str, Any]) -> dict[str, float]:
     """Yield and forming-voltage/current/conductance statistics over the run's cells."""
-    cells = tables.get("cells")
-    if cells is None or cells.empty:
-        return {"n_cells": 0, "n_formed": 0}
+    cells = tables["cells"]
     formed = cells[cells["formed"].astype(bool)]
     out = {
         "n_cells": int(len(cells)),

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import Tables, metrics_for
+from .metrics import Tables, has_rows, metrics_for
 
 
 def pearson(a: Any, b: Any) -> float:
@@ -86,11 +86,11 @@ def map_metrics(cells: Any, rounds: Any, span: float) -> dict[str, float]:
 def disturb_metrics(tables: Tables, parameters: dict[str, Any]) -> dict[str, float]:
     """The metrics of whichever mode the run holds tables of (partial tables allowed)."""
     out: dict[str, float] = {}
-    if tables.get("k") is not None and len(tables["k"]):
+    if has_rows(tables, "k"):
         out |= half_select_metrics(tables["k"])
-    if tables.get("parallel") is not None and len(tables["parallel"]):
+    if has_rows(tables, "parallel"):
         out |= parallel_metrics(tables["parallel"], tables.get("updates"))
-    if tables.get("map") is not None and len(tables["map"]):
+    if has_rows(tables, "map"):
         span = float(parameters.get("g_target_hi_s", 1.0)) - float(
             parameters.get("g_target_lo_s", 0.0)
         )

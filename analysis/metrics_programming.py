@@ -57,11 +57,9 @@ def separation(levels: pd.DataFrame) -> float:
         return float(np.min(np.where(rms > 0, gap / rms, np.inf)))
 
 
-@metrics_for("program-verify")
+@metrics_for("program-verify", needs="cells", empty={"n_cells": 0})
 def program_verify_metrics(tables: Tables, parameters: dict[str, Any]) -> dict[str, float]:
-    cells = tables.get("cells")
-    if cells is None or cells.empty:
-        return {"n_cells": 0}
+    cells = tables["cells"]
     levels = level_stats(cells)
     slope, intercept = sigma_fit(levels)
     use = levels[levels["n"] >= 2]
@@ -78,11 +76,9 @@ def program_verify_metrics(tables: Tables, parameters: dict[str, Any]) -> dict[s
     }  # fmt: skip
 
 
-@metrics_for("read")
+@metrics_for("read", needs="cells", empty={"n_cells": 0})
 def read_metrics(tables: Tables, parameters: dict[str, Any]) -> dict[str, float]:
-    cells = tables.get("cells")
-    if cells is None or cells.empty:
-        return {"n_cells": 0}
+    cells = tables["cells"]
     out = {
         "n_cells": int(len(cells)),
         "g_mean_uS": float(cells["g_mean_s"].mean() * 1e6),

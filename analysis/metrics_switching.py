@@ -57,12 +57,10 @@ def _spread(frame: pd.DataFrame, column: str, name: str) -> dict[str, float]:
             f"{name}_d2d_std": float(medians.std(ddof=1)) if len(medians) > 1 else math.nan}  # fmt: skip
 
 
-@metrics_for("cycling")
+@metrics_for("cycling", needs="cycles", empty={"n_cells": 0, "n_cycles": 0})
 def cycling_metrics(tables: Tables, parameters: dict[str, Any]) -> dict[str, float]:
     """Switching voltages, LRS/HRS and ON/OFF over all cells and cycles (cycle 0 excluded)."""
-    cycles = tables.get("cycles")
-    if cycles is None or cycles.empty:
-        return {"n_cells": 0, "n_cycles": 0}
+    cycles = tables["cycles"]
     c = cycles[cycles["cycle"] >= 1]
     out = {"n_cells": int(cycles.groupby(["row", "col"]).ngroups), "n_cycles": int(len(c))}
     if c.empty:
@@ -82,12 +80,10 @@ def cycling_metrics(tables: Tables, parameters: dict[str, Any]) -> dict[str, flo
     return out
 
 
-@metrics_for("endurance")
+@metrics_for("endurance", needs="window", empty={"n_cells": 0})
 def endurance_metrics(tables: Tables, parameters: dict[str, Any]) -> dict[str, float]:
     """Pairs applied and window retained per cell (first vs last checkpoint), medians."""
-    w = tables.get("window")
-    if w is None or w.empty:
-        return {"n_cells": 0}
+    w = tables["window"]
     w = w.sort_values(["row", "col", "cycles"], kind="stable")
     per_cell = w.groupby(["row", "col"])
     first, last = per_cell.first(), per_cell.last()
@@ -214,13 +210,11 @@ def train_cells(train: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@metrics_for("pulse-train")
+@metrics_for("pulse-train", needs="train", empty={"n_cells": 0})
 def pulse_train_metrics(tables: Tables, parameters: dict[str, Any]) -> dict[str, float]:
     """Response range, symmetry point, states and the weak-RESET ln R slopes (medians over
     cells; slopes and R0 as means, see the module docstring)."""
-    train = tables.get("train")
-    if train is None or train.empty:
-        return {"n_cells": 0}
+    train = tables["train"]
     per = train_cells(train)
     cell = per.groupby(["row", "col"]).median(numeric_only=True)
     out = {"n_cells": int(len(cell)),

@@ -86,3 +86,20 @@ def test_two_logs_compared(forming_log, tmp_path) -> None:
     assert [(r["file"], r["protocol"]) for r in runs] == [
         (str(forming_log), "forming"), (str(other), "forming"), (str(other), "read")]  # fmt: skip
     assert "file" not in combined_runs(load_summaries([other]))["runs"][0]
+
+
+def test_every_protocol_answers_a_run_without_rows() -> None:
+    """A run that wrote nothing yet (aborted at once, or still running) gets metrics and
+    figures without errors: the registries guard every function's needed table."""
+    from reramlab.analysis.figures import FIGURES
+    from reramlab.analysis.metrics import METRICS
+    from reramlab.protocols.base import PROTOCOL_MODULES
+
+    assert set(METRICS) == set(FIGURES) == set(PROTOCOL_MODULES)
+    empty = pd.DataFrame()
+    for protocol in METRICS:
+        for tables in ({}, {name: empty for name in ("cells", "cycles", "window", "train",
+                                                     "reads", "k", "parallel", "map")}):  # fmt: skip
+            metrics = METRICS[protocol](tables, {})
+            assert all(v == 0 for v in metrics.values()), (protocol, metrics)
+            assert FIGURES[protocol](tables, pd.DataFrame(), {}) == [], protocol
