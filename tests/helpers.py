@@ -49,3 +49,20 @@ reramsim:
 def bench_yaml(rows: int = 8, cols: int = 8) -> str:
     """The resource file text of the small simulated bench, with a chip of rows x cols."""
     return BENCH_YAML.replace("ROWS", str(rows)).replace("COLS", str(cols))
+
+
+def interrupted_then_resumed(protocol: str, *, stop_when, **run):
+    """Run `protocol` (`run`: `execute`'s keyword arguments), press Ctrl-C from the progress
+    callback as soon as `stop_when(progress)` is true, then run it again with `resume=True`;
+    the resumed run's result."""
+    import pytest
+
+    from reramlab.runner import execute
+
+    def stop(progress) -> None:
+        if stop_when(progress):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(protocol, on_progress=stop, **run)
+    return execute(protocol, resume=True, **run)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import interrupted_then_resumed
 from reramlab.analysis import FIGURES, open_log, summarize
 from reramlab.errors import ParameterError, SafetyLimitError
 from reramlab.protocols.cycling import switching_voltage
@@ -57,17 +58,10 @@ def test_switching_voltage_definition() -> None:
 
 def test_resume_continues_after_the_last_logged_cycle(bench, tmp_path) -> None:
     out = tmp_path / "c.h5"
-    seen = []
-
-    def stop_after_first_cell(progress) -> None:
-        seen.append(progress.message)
-        if progress.message.startswith("cell"):
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        execute("cycling", out=out, cells="0,0:2", settings=FAST, bench=bench,
-                on_progress=stop_after_first_cell)  # fmt: skip
-    result = execute("cycling", out=out, cells="0,0:2", settings=FAST, bench=bench, resume=True)
+    result = interrupted_then_resumed(
+        "cycling", stop_when=lambda p: p.message.startswith("cell"), out=out, cells="0,0:2",
+        settings=FAST, bench=bench,
+    )  # fmt: skip
     assert result.status == "completed"
     with open_log(out) as log:
         cycles = log.run(result.run_id)["cycles"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import interrupted_then_resumed
 from reramlab.analysis import open_log, summarize
 from reramlab.analysis.figures import FIGURES
 from reramlab.bench import UpdatePhase
@@ -112,17 +113,13 @@ def test_half_select_resumes_without_repeating_a_stage(tmp_path) -> None:
     connected, bench = sim_bench("sim-350nm", tmp_path)
     out, seen = tmp_path / "r.h5", []
 
-    def stop_after_one(progress) -> None:
+    def first_stage(progress) -> bool:
         seen.append(progress)
-        if len(seen) == 1:
-            raise KeyboardInterrupt
+        return len(seen) == 1
 
     settings = {**HALF, "n_half": "100"}
-    with pytest.raises(KeyboardInterrupt):
-        execute("disturb", out=out, cells="0,0", settings=settings, bench=bench,
-                on_progress=stop_after_one)  # fmt: skip
-    result = execute("disturb", out=out, cells="0,0", settings=settings, bench=bench,
-                     resume=True)  # fmt: skip
+    result = interrupted_then_resumed("disturb", stop_when=first_stage, out=out, cells="0,0",
+                                      settings=settings, bench=bench)  # fmt: skip
     assert result.status == "completed"
     with open_log(out) as log:
         t = log.run(result.run_id)

@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers import interrupted_then_resumed
 from reramlab.analysis import open_log, summarize
 from reramlab.analysis.figures import FIGURES
 from reramlab.errors import ParameterError, SafetyLimitError
@@ -96,16 +97,8 @@ def test_ladder_modes() -> None:
 
 def test_resume_skips_programmed_cells(bench, tmp_path) -> None:
     out = tmp_path / "pv.h5"
-
-    def stop(progress) -> None:
-        if progress.done == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        execute("program-verify", out=out, cells="0,0:3", bench=bench, settings=FORM,
-                on_progress=stop)  # fmt: skip
-    result = execute("program-verify", out=out, cells="0,0:3", bench=bench, settings=FORM,
-                     resume=True)  # fmt: skip
+    result = interrupted_then_resumed("program-verify", stop_when=lambda p: p.done == 1,
+                                      out=out, cells="0,0:3", bench=bench, settings=FORM)  # fmt: skip
     assert result.run_id == "0001_program-verify" and result.status == "completed"
     with h5py.File(out, "r") as f:
         cells = f["runs/0001_program-verify/cells"][()]

@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers import interrupted_then_resumed
 from reramlab.analysis import open_log, summarize
 from reramlab.analysis.figures import FIGURES
 from reramlab.errors import SafetyLimitError
@@ -68,14 +69,8 @@ def test_reads_cells_as_found_in_one_sweep_each(bench, tmp_path) -> None:
 
 def test_resume_skips_read_cells(bench, tmp_path) -> None:
     out = tmp_path / "r.h5"
-
-    def stop(progress) -> None:
-        if progress.done == 1:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        execute("read", out=out, cells="0,0:3", bench=bench, settings=AT_50US, on_progress=stop)
-    result = execute("read", out=out, cells="0,0:3", bench=bench, settings=AT_50US, resume=True)
+    result = interrupted_then_resumed("read", stop_when=lambda p: p.done == 1, out=out,
+                                      cells="0,0:3", bench=bench, settings=AT_50US)  # fmt: skip
     assert result.run_id == "0001_read" and result.status == "completed"
     with h5py.File(out, "r") as f:
         cells = f["runs/0001_read/cells"][()]

@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
+from helpers import interrupted_then_resumed
 from reramlab.analysis import open_log, summarize
 from reramlab.analysis.figures import FIGURES
 from reramlab.errors import ParameterError, SafetyLimitError
@@ -64,16 +65,8 @@ def test_cells_as_found_are_their_own_reference(bench, tmp_path) -> None:
 
 def test_resume_takes_only_the_missing_reads(bench, tmp_path) -> None:
     out = tmp_path / "ret.h5"
-
-    def stop(progress) -> None:
-        if progress.done == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        execute("retention", out=out, cells="0,0:2", bench=bench, settings=PROGRAMMED,
-                on_progress=stop)  # fmt: skip
-    result = execute("retention", out=out, cells="0,0:2", bench=bench, settings=PROGRAMMED,
-                     resume=True)  # fmt: skip
+    result = interrupted_then_resumed("retention", stop_when=lambda p: p.done == 3, out=out,
+                                      cells="0,0:2", bench=bench, settings=PROGRAMMED)  # fmt: skip
     assert result.run_id == "0001_retention" and result.status == "completed"
     with h5py.File(out, "r") as f:
         reads = f["runs/0001_retention/reads"][()]
