@@ -101,17 +101,21 @@ class DriverMixin:
 
         :return: an empty list (kept for pymeasure's `check_errors` contract).
         """
+        errors = self.queued_errors()
+        if errors:
+            raise InstrumentError(self.name, errors)
+        return []
+
+    def queued_errors(self) -> list[tuple[int, str]]:
+        """Read the error queue until it is empty and return its (code, message) entries
+        (raises only if it does not drain); for messages that already report a failure."""
         errors = []
         for _ in range(MAX_ERRORS):
             code, message = error_entry(self.next_error)
             if code == 0:
-                break
+                return errors
             errors.append((code, message))
-        else:
-            raise InstrumentError(self.name, errors, "error queue does not drain")
-        if errors:
-            raise InstrumentError(self.name, errors)
-        return []
+        raise InstrumentError(self.name, errors, "error queue does not drain")
 
     def check_set_errors(self) -> list[tuple[int, str]]:
         """Raise `InstrumentError` if setting a property put errors in the queue."""

@@ -24,12 +24,7 @@ from .base import InstrumentError, error_entry
 def raise_queued(driver: Any, errors: Sequence[tuple[int, str]], detail: str) -> NoReturn:
     """Raise `InstrumentError` with `errors` (those a reply already held) and everything else
     `driver`'s error queue holds (read out until empty)."""
-    queued = list(errors)
-    try:
-        driver.check_errors()
-    except InstrumentError as e:
-        queued.extend(e.errors)
-    raise InstrumentError(driver.name, queued, detail)
+    raise InstrumentError(driver.name, [*errors, *driver.queued_errors()], detail)
 
 
 def scpi_reading(driver: Any, reply: str, v: float) -> float:

@@ -273,11 +273,7 @@ class Onboard:
         records = parse([item.split(",") for item in text.split(";") if item])
         if stopped:
             b.after_failed_script(self.switch_name)
-            try:
-                self.smu.check_errors()
-                queued: list = []
-            except InstrumentError as e:
-                queued = e.errors
+            queued = self.smu.queued_errors()
             raise ScriptAborted(self.smu.name, queued, f"{function} stopped: {error}", records)
         return records
 
