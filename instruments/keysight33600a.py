@@ -20,12 +20,12 @@ from pymeasure.instruments.agilent.agilent33500 import Agilent33500, Agilent3350
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from .base import DriverMixin
-from .keysight81160a import Keysight81160A, Keysight81160AChannel, _ordered_pair
+from .pulse_generator import PulseChannelMixin, PulseGeneratorMixin, ordered_pair
 
 BOOL = {True: 1, False: 0}
 
 
-class Keysight33600AChannel(Agilent33500Channel):
+class Keysight33600AChannel(PulseChannelMixin, Agilent33500Channel):
     """One 33600A output channel, used as a pulse channel into a high-impedance cell."""
 
     #: shortest edge the model makes; shorter requests get this edge (the instrument's MINimum)
@@ -113,9 +113,9 @@ class Keysight33600AChannel(Agilent33500Channel):
             self.burst_state = True
             self.output_load = "INF"
             present_period_s, present_high_v = self.period_and_high
-            timing = _ordered_pair(("pulse_width", width_s), ("pulse_period", period_s),
+            timing = ordered_pair(("pulse_width", width_s), ("pulse_period", period_s),
                                    present_period_s)  # fmt: skip
-            levels = _ordered_pair(("voltage_low", v_low), ("voltage_high", v_high),
+            levels = ordered_pair(("voltage_low", v_low), ("voltage_high", v_high),
                                    present_high_v)  # fmt: skip
             edges = ((("pulse_transition", rise_s),) if rise_s == fall_s else
                      (("pulse_transition_leading", rise_s), ("pulse_transition_trailing", fall_s)))  # fmt: skip
@@ -130,13 +130,10 @@ class Keysight33600AChannel(Agilent33500Channel):
             self.burst_state = True
             self.output = True
 
-    # output off and the idle levels are the 81160A's (same property names, same logic)
-    disable = Keysight81160AChannel.disable
-    HIGH_Z_LOAD = "INF"
-    idle_levels = Keysight81160AChannel.idle_levels
+    # output off and the idle levels: PulseChannelMixin (HIGH_Z_LOAD "INF")
 
 
-class Keysight33600A(DriverMixin, Agilent33500):
+class Keysight33600A(PulseGeneratorMixin, DriverMixin, Agilent33500):
     """Keysight 33600A (33611A/12A/21A/22A) as a PulseGenerator: ``channel(1)``, ``channel(2)``.
 
     .. code-block:: python
@@ -156,10 +153,7 @@ class Keysight33600A(DriverMixin, Agilent33500):
     def __init__(self, adapter, name: str = "Keysight 33600A waveform generator", **kwargs) -> None:
         super().__init__(adapter, name, **kwargs)
 
-    # channel lookup, the level clamp and the safe state are the 81160A's
-    channel = Keysight81160A.channel
-    set_voltage_limits = Keysight81160A.set_voltage_limits
-    safe_state = Keysight81160A.safe_state
+    # channel lookup, the level clamp and the safe state: PulseGeneratorMixin
 
     def fire(self, count: int) -> None:
         """Emit `count` periods on every enabled channel with one ``*TRG``: the burst count goes

@@ -26,6 +26,7 @@ from pymeasure.instruments.keysight.keysight81160A import (
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from .base import DriverMixin
+from .pulse_generator import PulseChannelMixin, PulseGeneratorMixin, ordered_pair
 
 HIGH_Z_OHM = 9.9e37  # what the 81160A answers to :OUTP:LOAD? for INFinity
 LOAD_RANGE_OHM = (0.3, 1e6)
@@ -35,8 +36,6 @@ TRANSITION_RANGE_S = (1e-9, 1e3)
 #: refuses levels beyond the range of the load that is actually declared
 VOLTAGE_HIGH_RANGE_V = (-9.9, 10.0)
 VOLTAGE_LOW_RANGE_V = (-10.0, 9.9)
-#: smallest amplitude into high impedance (100 mVpp): the pulse level of the safe state
-SAFE_HIGH_V = 0.1
 
 
 def _load_ohm(value: float, values: tuple[float, float]) -> float:
@@ -55,15 +54,7 @@ def _load_from_reply(value: float) -> float:
     return math.inf if value >= HIGH_Z_OHM else value
 
 
-def _ordered_pair(
-    lower: tuple[str, float], upper: tuple[str, float], present_upper: float
-) -> tuple[tuple[str, float], tuple[str, float]]:
-    """The order in which to write a (lower, upper) pair of settings so that lower < upper
-    holds after each write: lower first unless it would not be below the present upper."""
-    return (upper, lower) if lower[1] >= present_upper else (lower, upper)
-
-
-class Keysight81160AChannel(_PymeasureKeysight81160AChannel):
+class Keysight81160AChannel(PulseChannelMixin, _PymeasureKeysight81160AChannel):
     """One 81160A output channel (`PulseChannel` role)."""
 
     #: load in ohms, math.inf = high impedance (sent as INF, read back from 9.9E+37)
@@ -148,10 +139,10 @@ class Keysight81160AChannel(_PymeasureKeysight81160AChannel):
             self.shape = "PULS"
             self.trigger_mode = "MAN"
             present_period_s, present_high_v = self.period_and_high if present is None else present
-            timing = _ordered_pair(
+            timing = ordered_pair(
                 ("pulse_width", width_s), ("pulse_period", period_s), present_period_s
             )
-            levels = _ordered_pair(("voltage_low", v_low), ("voltage_high", v_high), present_high_v)
+            levels = ordered_pair(("voltage_low", v_low), ("voltage_high", v_high), present_high_v)
             for name, value in (
                 *timing,
                 ("pulse_transition", rise_s),
@@ -176,25 +167,11 @@ class Keysight81160AChannel(_PymeasureKeysight81160AChannel):
             self.trigger_count = 1
             self.output = True
 
-    def disable(self) -> None:
-        """Output off."""
-        with self.parent.batch(check_errors=True):
-            self.output = False
-
     #: the value `output_load` takes for a high-impedance load
     HIGH_Z_LOAD: object = math.inf
 
-    def idle_levels(self) -> None:
-        """High-impedance load declared, then low level 0 V and the smallest pulse amplitude
-        above it, in the safe order (levels set for a 50-ohm load would double on the cell)."""
-        self.output_load = self.HIGH_Z_LOAD
-        _, present_high_v = self.period_and_high
-        pair = _ordered_pair(("voltage_low", 0.0), ("voltage_high", SAFE_HIGH_V), present_high_v)
-        for name, value in pair:
-            setattr(self, name, value)
 
-
-class Keysight81160A(DriverMixin, _PymeasureKeysight81160A):
+class Keysight81160A(PulseGeneratorMixin, DriverMixin, _PymeasureKeysight81160A):
     """Keysight 81160A two-channel pulse generator (`PulseGenerator` role).
 
     .. code-block:: python
@@ -219,24 +196,7 @@ class Keysight81160A(DriverMixin, _PymeasureKeysight81160A):
     ) -> None:
         super().__init__(adapter, name, **kwargs)
 
-    # -- PulseGenerator role -----------------------------------------------------------------
-    def channel(self, number: int) -> Keysight81160AChannel:
-        """Output channel 1 or 2."""
-        if number not in self.channels:
-            raise ValueError(f"{self.name} has channels {sorted(self.channels)}, not {number!r}")
-        return self.channels[number]
-
-    def set_voltage_limits(self, number: int, v_low: float, v_high: float) -> None:
-        """Clamp channel `number`'s levels to [v_low, v_high] V in the instrument and turn the
-        clamp on; the instrument then refuses any level outside it."""
-        if not v_low < v_high:
-            raise ValueError(f"v_high {v_high} V must exceed v_low {v_low} V")
-        ch = self.channel(number)
-        with self.batch(check_errors=True):
-            ch.limit_low = v_low
-            ch.limit_high = v_high
-            ch.limit_state_enabled = True
-
+    # -- PulseGenerator role (channel, set_voltage_limits, safe_state: PulseGeneratorMixin) --
     def fire(self, count: int) -> None:
         """Emit `count` periods on every enabled, armed channel with one `*TRG` (one message,
         answered by the error check). The count is written to both channels, so a disabled
@@ -247,13 +207,3 @@ class Keysight81160A(DriverMixin, _PymeasureKeysight81160A):
             for ch in self.channels.values():
                 ch.trigger_count = int(count)
             self.trigger()  # *TRG;*WAI
-
-    def safe_state(self) -> None:
-        """Both outputs off, then low level 0 V (and the smallest amplitude above it) on each
-        channel. The queue is not checked, so that stale errors cannot stop a shutdown."""
-        channels = list(self.channels.values())
-        with self.batch():
-            for ch in channels:
-                ch.output = False
-            for ch in channels:
-                ch.idle_levels()
