@@ -141,6 +141,18 @@ class SwitchMatrix(Protocol):
 
 
 @runtime_checkable
+class SelectiveSwitchMatrix(Protocol):
+    """Optional SwitchMatrix capabilities: open some crosspoints, or close exactly a set (break
+    before make) in one command, so that a route change moves only the relays that differ."""
+
+    def open(self, crosspoints: Iterable[str]) -> None:
+        """Open the named crosspoints (others stay as they are)."""
+
+    def exclusive_close(self, crosspoints: Iterable[str]) -> None:
+        """Close exactly the named crosspoints and open every other one."""
+
+
+@runtime_checkable
 class ArrayPulser(Protocol):
     """A pulse board with one driver per chip line (channels = lines), e.g. an ArC TWO-like
     array board: every line can be driven at once, so a whole parallel update is one shot.

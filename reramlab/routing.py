@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from reramlab.instruments.roles import SelectiveSwitchMatrix
+
 Cell = tuple[int, int]
 GND = "gnd"
 
@@ -167,11 +169,12 @@ class Routing:
             sw = self.configured_switch(s)
             was = self._closed.pop(s, None)  # unknown until the matrix has answered
             only_opens = was is not None and bool(points) and points < was
+            selective = isinstance(sw, SelectiveSwitchMatrix)
             if was is not None and points > was:  # only closes: nothing to break first
                 sw.close(sorted(points - was))
-            elif only_opens and callable(getattr(sw, "open", None)):
+            elif only_opens and selective:
                 sw.open(sorted(was - points))
-            elif points and hasattr(sw, "exclusive_close"):
+            elif points and selective:
                 sw.exclusive_close(sorted(points))  # break before make: one chunk, one reply
             else:
                 sw.open_all()
