@@ -39,7 +39,8 @@ def run_demo(
 ) -> list[str]:
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / "demo.h5"
-    from reramlab.runner import chip_state_path, open_bench
+    from reramlab.runner import open_bench
+    from reramlab.simchip import chip_state_path
 
     for old in (log_path, chip_state_path(log_path)):  # a fresh chip and log every time
         old.unlink(missing_ok=True)

@@ -19,8 +19,9 @@ import yaml
 from reramlab.analysis import open_log, summarize
 from reramlab.errors import LogFileError
 from reramlab.instruments.base import InstrumentError
-from reramlab.runner import chip_state_path, execute, open_bench
+from reramlab.runner import execute, open_bench
 from reramlab.sim_backend.library import read_chip_state
+from reramlab.simchip import chip_state_path
 from reramlab.stations.loader import load_station, station_dir
 
 QUICK_FORMING = {"v_start": "2.8", "v_step": "0.05"}
