@@ -10,7 +10,7 @@ Each channel is a PulseChannel: ``configure_pulse`` declares a high-impedance lo
 level, and puts the channel in triggered-burst mode with the bus as trigger source before its
 output can go on, so turning the output on never free-runs pulses into the chip. The channel's
 delay is its trigger delay. ``fire(n)`` sets the burst count on both channels and sends one
-``*TRG``, then waits (``*OPC?``) until the burst is out.
+``*TRG;*WAI``; the error query after it is answered once the burst is out.
 """
 
 from __future__ import annotations
@@ -157,8 +157,10 @@ class Keysight33600A(PulseGeneratorMixin, DriverMixin, Agilent33500):
 
     def fire(self, count: int) -> None:
         """Emit `count` periods on every enabled channel with one ``*TRG``: the burst count goes
-        to both channels (a disabled one ignores it), then ``*TRG;*WAI`` and ``*OPC?``, which
-        answers once the burst is out, then the error check."""
+        to both channels (a disabled one ignores it), then ``*TRG;*WAI`` and the error check,
+        which ``*WAI`` holds back until the burst is out (the manual's *TRG/*WAI pairing). In
+        a batch, what follows the fire (outputs off) rides in the same message and also waits
+        for the burst."""
         if isinstance(count, bool) or int(count) != count or count < 1:
             raise ValueError(f"count must be a positive integer, not {count!r}")
         burst_s = count * max(ch.last_period_s for ch in self.channels.values())
@@ -166,7 +168,6 @@ class Keysight33600A(PulseGeneratorMixin, DriverMixin, Agilent33500):
             for ch in self.channels.values():
                 ch.burst_ncycles = int(count)
             self.trigger()  # *TRG;*WAI
-            self.ask("*OPC?")
 
 
 class Keysight33500BChannel(Keysight33600AChannel):
