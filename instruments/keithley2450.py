@@ -21,6 +21,7 @@ from pymeasure.instruments.keithley import Keithley2450 as _PymeasureKeithley245
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from .base import DriverMixin, InstrumentError
+from .roles import GateLevels
 from .smu_channel import scpi_reading
 
 #: :SOUR:VOLT:PROT levels in volts -> token (inf = NONE, the 2450's own 210 V ceiling)
@@ -239,13 +240,16 @@ class Keithley2450(DriverMixin, _PymeasureKeithley2450):
         with self.batch(check_errors=True):
             self.disable_source()
 
-    def read_at(self, v: float, *, hold: bool = False) -> float:
+    def read_at(self, v: float, *, hold: bool = False, gate: GateLevels | None = None) -> float:
         """One current reading at `v` volts in one message, from 0 V and back to 0 V: level 0,
         output on, level `v`, `:READ?`, level 0, output off (unless `hold`: it stays on at
         0 V), error query (`:SOUR:VOLT:LEV 0;:OUTP ON;:SOUR:VOLT:LEV v;:READ?;
         :SOUR:VOLT:LEV 0;:OUTP OFF;:SYST:ERR?`). SCPI executes the units in order, so the
         output turns on at 0 V and goes off at 0 V. Returns A; raises `InstrumentError` if the
-        2450 queued an error (the rest of the queue is read out with it)."""
+        2450 queued an error (the rest of the queue is read out with it). `gate` must be None:
+        a 2450 has one channel, so no gate shares its message."""
+        if gate is not None:
+            raise ValueError(f"{self.name} has one channel: gate {gate.channel!r} is another SMU")
         with self.batch():
             self.source_voltage = 0.0
             self.enable_source()

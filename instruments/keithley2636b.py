@@ -25,6 +25,7 @@ from pymeasure.instruments import Channel, Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from .base import DriverMixin, InstrumentError
+from .roles import GateLevels
 from .smu_channel import SourceMeterChannel, raise_queued
 
 V_RANGES_V = (0.2, 2.0, 20.0, 200.0)  # each allows 1 % over range
@@ -130,7 +131,7 @@ class Keithley2636BChannel(SourceMeterChannel, Channel):
             self.output_off_mode = "HIGH_Z"
             self.output_enabled = False
 
-    def read_at(self, v: float, *, hold: bool = False) -> float:
+    def read_at(self, v: float, *, hold: bool = False, gate: GateLevels | None = None) -> float:
         """One current reading at `v` volts in one chunk, from 0 V and back to 0 V: level 0,
         output on, level `v`, ``measure.i()``, level 0, output off (unless `hold`: it stays on
         at 0 V), the error count, printed with the reading::
@@ -141,15 +142,27 @@ class Keithley2636BChannel(SourceMeterChannel, Channel):
 
         A Lua chunk stops at its first error, so the source-and-measure part runs under
         ``pcall``: whatever fails, the level goes back to 0 V, the output off, and a reply
-        comes. Returns A; raises `InstrumentError` if the 2636B queued an error (the queue is
-        read out) or the chunk failed, `ValueError` if the reply holds no reading."""
+        comes. `gate` (the other SMU): its level goes to `gate.read_v` inside the ``pcall``
+        before the drive's level 0, and to `gate.after_v` after the drive's output off. Returns
+        A; raises `InstrumentError` if the 2636B queued an error (the queue is read out) or the
+        chunk failed, `ValueError` if the reply holds no reading or `gate` is not an SMU of
+        this 2636B."""
         level = strict_range(v, V_LEVEL_RANGE)
         smu = self.insert_id("smu{ch}")
         off = "" if hold else f" {smu}.source.output = 0"
+        before = after = ""
+        if gate is not None:
+            if gate.channel.parent is not self.parent:
+                raise ValueError(
+                    f"{self.parent.name}: gate {gate.channel!r} is not one of its SMUs"
+                )
+            g = gate.channel.insert_id("smu{ch}")
+            before = f"{g}.source.levelv = {strict_range(gate.read_v, V_LEVEL_RANGE):g} "
+            after = f" {g}.source.levelv = {strict_range(gate.after_v, V_LEVEL_RANGE):g}"
         chunk = (
-            f"local ok, i = pcall(function() {smu}.source.levelv = 0 {smu}.source.output = 1 "
-            f"{smu}.source.levelv = {level:g} return {smu}.measure.i() end) "
-            f"{smu}.source.levelv = 0{off} print(ok, i, errorqueue.count)"
+            f"local ok, i = pcall(function() {before}{smu}.source.levelv = 0 "
+            f"{smu}.source.output = 1 {smu}.source.levelv = {level:g} return {smu}.measure.i() "
+            f"end) {smu}.source.levelv = 0{off}{after} print(ok, i, errorqueue.count)"
         )
         reply = str(self.parent.ask(chunk)).strip()
         ok, _, rest = reply.partition("\t")

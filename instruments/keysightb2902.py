@@ -19,6 +19,7 @@ from pymeasure.instruments import Channel, Instrument, SCPIMixin
 from pymeasure.instruments.validators import strict_discrete_set, strict_range
 
 from .base import DriverMixin
+from .roles import GateLevels
 from .smu_channel import SourceMeterChannel, scpi_reading
 
 V_RANGES_V = (0.2, 2.0, 20.0, 200.0)  # each allows 5 % over range
@@ -181,15 +182,23 @@ class KeysightB2902Channel(SourceMeterChannel, Channel):
             self.output_off_mode = "HIZ"
             self.output_enabled = False
 
-    def read_at(self, v: float, *, hold: bool = False) -> float:
+    def read_at(self, v: float, *, hold: bool = False, gate: GateLevels | None = None) -> float:
         """One current reading at `v` volts in one message, from 0 V and back to 0 V: level 0,
         output on, level `v`, spot measurement, level 0, output off (unless `hold`: it stays on
         at 0 V), error query (``:SOUR1:VOLT 0;:OUTP1 1;:SOUR1:VOLT v;:MEAS:CURR? (@1);
         :SOUR1:VOLT 0;:OUTP1 0;:SYST:ERR?``). SCPI executes the units in order, so the output
-        turns on at 0 V and goes off at 0 V. Returns A; raises `InstrumentError` if the B2902
-        queued an error (the rest of the queue is read out with it), `ValueError` if the reply
-        holds no reading."""
+        turns on at 0 V and goes off at 0 V. `gate`: the other channel's level goes to
+        `gate.read_v` first and to `gate.after_v` before the error query (``:SOUR2:VOLT vg;``
+        ... ``:SOUR2:VOLT vg_next;``). Returns A; raises `InstrumentError` if the B2902 queued
+        an error (the rest of the queue is read out with it), `ValueError` if the reply holds
+        no reading or `gate` is not a channel of this B2902."""
+        if gate is not None and gate.channel.parent is not self.parent:
+            raise ValueError(
+                f"{self.parent.name}: gate {gate.channel!r} is not one of its channels"
+            )
         with self.parent.batch():
+            if gate is not None:
+                gate.channel.source_level_v = gate.read_v
             self.source_level_v = 0.0
             self.output_enabled = True
             self.source_level_v = v
@@ -197,6 +206,8 @@ class KeysightB2902Channel(SourceMeterChannel, Channel):
             self.source_level_v = 0.0
             if not hold:
                 self.output_enabled = False
+            if gate is not None:
+                gate.channel.source_level_v = gate.after_v
             self.write(":SYST:ERR?")
         return scpi_reading(self.parent, self.parent.read(), v)
 

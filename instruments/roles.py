@@ -9,7 +9,7 @@ range and compliance first, level at 0, output on, then the level.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -54,9 +54,19 @@ class SharedLineSourceMeter(Protocol):
     def release_when_off(self) -> None:
         """Output off, and its off state high impedance: the SMU lets go of its line."""
 
-    def read_at(self, v: float, *, hold: bool = False) -> float:
+    def read_at(self, v: float, *, hold: bool = False, gate: GateLevels | None = None) -> float:
         """One current reading at `v` volts in one message, from 0 V and back to 0 V (output
-        off afterwards, or on at 0 V with `hold`); raises on a queued instrument error."""
+        off afterwards, or on at 0 V with `hold`); raises on a queued instrument error. With
+        `gate` (a channel of the same instrument) its levels ride in the same message."""
+
+
+class GateLevels(NamedTuple):
+    """A gate SMU channel on the drive's own instrument, and its levels around a `read_at`:
+    `read_v` before the reading, `after_v` after it (what the next pulse needs)."""
+
+    channel: SourceMeter
+    read_v: float
+    after_v: float
 
 
 @runtime_checkable

@@ -135,12 +135,14 @@ def _pairs(bench: Bench, cell: Cell, count: int, params: Params, log: Run) -> No
 def _probe(bench: Bench, cell: Cell, params: Params, log: Run) -> tuple[float, float]:
     """A SET burst and a read, then a RESET burst and a read: (G_LRS, G_HRS) in S."""
     g = []
-    # each read says what follows it (`Bench.read`'s `then`): the RESET probe after the LRS
-    # read, the next pair burst (or the next cell) after the HRS read
-    for op, v, vg, then in (("set_pulse", params.v_set, params.vg_set, params.v_reset),
-                            ("reset_pulse", params.v_reset, params.vg_reset, params.v_set)):  # fmt: skip
+    # each read says what follows it (`Bench.read`'s `then`, `then_vg`): the RESET probe after
+    # the LRS read, the next pair burst (or the next cell) after the HRS read
+    for op, v, vg, then, then_vg in (
+        ("set_pulse", params.v_set, params.vg_set, params.v_reset, params.vg_reset),
+        ("reset_pulse", params.v_reset, params.vg_reset, params.v_set, params.vg),
+    ):
         _burst(bench, cell, op, v, vg, params, log)
-        i, gi = bench.read(cell, params.v_read, params.vg_read, then=then)
+        i, gi = bench.read(cell, params.v_read, params.vg_read, then=then, then_vg=then_vg)
         log.op(cell, "read", t_s=bench.now_s(), v=params.v_read, vg=params.vg_read, i_a=i, g_s=gi)
         g.append(float(gi))
     return g[0], g[1]

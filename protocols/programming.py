@@ -217,10 +217,14 @@ class Ladder:
         self.last = 0
 
     def next(self, polarity: int) -> tuple[float, float]:
-        p = self.p
-        if p.mode == "cumulative" and polarity != self.last:
-            self.k[polarity] = 0
-        k, self.k[polarity], self.last = self.k[polarity], self.k[polarity] + 1, polarity
+        """(amplitude V, gate V) of the next pulse of `polarity`, a step up its ladder."""
+        step = self.peek(polarity)
+        self.k[polarity], self.last = self._rung(polarity) + 1, polarity
+        return step
+
+    def peek(self, polarity: int) -> tuple[float, float]:
+        """What `next(polarity)` would return, without taking the step."""
+        p, k = self.p, self._rung(polarity)
         v, vg = self.v[polarity], p.vg_set if polarity > 0 else p.vg_reset
         if p.algorithm == "ispva":
             start = p.v_set_start if polarity > 0 else -p.v_reset_start
@@ -229,6 +233,11 @@ class Ladder:
             start = p.vg_set_start if polarity > 0 else p.vg_reset_start
             vg = min(start + k * p.vg_step, vg)
         return v, vg
+
+    def _rung(self, polarity: int) -> int:
+        """The ladder step the next `polarity` pulse takes (cumulative: 0 after a change)."""
+        restart = self.p.mode == "cumulative" and polarity != self.last
+        return 0 if restart else self.k[polarity]
 
 
 class NextPulse:
@@ -260,11 +269,11 @@ class NextPulse:
             self.ratios[polarity].append(g_after / g_before)
 
 
-def verify(bench: Bench, cell: Cell, p: ProgramParams, log: Run, *,
-           then: float | None = None) -> tuple[float, float]:  # fmt: skip
-    """One read at `v_read`, logged: (G in S, bench time of the read). `then`: the polarity of
-    the pulse expected next (`Bench.read`; None: unknown)."""
-    i, g = bench.read(cell, p.v_read, p.vg, then=then)
+def verify(bench: Bench, cell: Cell, p: ProgramParams, log: Run, *, then: float | None = None,
+           then_vg: float | None = None) -> tuple[float, float]:  # fmt: skip
+    """One read at `v_read`, logged: (G in S, bench time of the read). `then`, `then_vg`: the
+    polarity and gate of the pulse expected next (`Bench.read`; None: unknown)."""
+    i, g = bench.read(cell, p.v_read, p.vg, then=then, then_vg=then_vg)
     t = bench.now_s()
     log.op(cell, "read", t_s=t, v=p.v_read, vg=p.vg, i_a=i, g_s=g)
     return g, t
@@ -303,7 +312,8 @@ def program_cell(
         t_prog = pulse(bench, cell, v, p.width_s, vg, log)
         n[polarity] += 1
         g_before = g
-        g, t_read = verify(bench, cell, p, log, then=guess.after(polarity, g_before))
+        then = guess.after(polarity, g_before)
+        g, t_read = verify(bench, cell, p, log, then=then, then_vg=ladder.peek(int(then))[1])
         guess.learn(polarity, g_before, g)
     return _outcome(p, target_s, g_start, g, n, formed, "host", t_prog, t_read)
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reramlab.bus import driver_of
-from reramlab.instruments.roles import SharedLineSourceMeter
+from reramlab.instruments.roles import GateLevels, SharedLineSourceMeter
 from reramlab.retry import READ_POLICY, plausible_number
 from reramlab.routing import GND, Cell, Route
 
@@ -121,7 +121,13 @@ class DcOperations:
         return i if v >= 0 else -i
 
     def read(
-        self, cell: Cell, v_read: float, vg: float, *, then: float | None = None
+        self,
+        cell: Cell,
+        v_read: float,
+        vg: float,
+        *,
+        then: float | None = None,
+        then_vg: float | None = None,
     ) -> tuple[float, float]:
         """DC read at `v_read`: (current A, conductance S). The measurement is retried if it
         times out or returns garbage (the levels stay as they are; see `reramlab.retry`).
@@ -134,14 +140,27 @@ class DcOperations:
         that the drive grounds, `_smu_can_ground_bl`) on at 0 V, error query. The cell sees the
         same read either way; a wrong hint costs one message to the drive before the pulse,
         never a different pulse. Such a read is retried as a whole (it re-applies only the
-        read level)."""
+        read level).
+
+        `then_vg`: the gate the expected next pulse needs (None: the read's `vg`). Where the
+        gate is a channel of the drive's own instrument (`_gate_rides_with_drive`), the gate's
+        read level and then this one ride in the read's message (`GateLevels`): the read costs
+        no gate message before it and the pulse none after it. A wrong guess costs the pulse one
+        gate message, as without the hint."""
         if not self._dc_ready:
             raise RuntimeError("call prepare_dc() before DC operations")
         self._dc_route(cell, v_read)
-        self._set_gate(vg)
         drive = self.drive
         if then is not None and isinstance(drive, SharedLineSourceMeter):
-            return self._read_once(cell, v_read, hold=self._hold_after_read(v_read, then))
+            hold = self._hold_after_read(v_read, then)
+            after = vg if then_vg is None else then_vg
+            if self._gate_rides_with_drive and (self._gate_v, after) != (vg, vg):
+                self.check_level("WL", vg, "gate voltage vg")
+                self.check_level("WL", after, "gate voltage of the next pulse")
+                return self._read_once(cell, v_read, hold=hold, gate=(vg, after))
+            self._set_gate(vg)
+            return self._read_once(cell, v_read, hold=hold)
+        self._set_gate(vg)
         if self._shared_bl and not self._drive_on:
             # level and output on in one message, one error check
             with driver_of(drive).batch(check_errors=True):
@@ -169,12 +188,22 @@ class DcOperations:
             return True
         return v_read >= 0 and then < 0 and self._smu_can_ground_bl()
 
-    def _read_once(self, cell: Cell, v_read: float, *, hold: bool) -> tuple[float, float]:
-        """`read` in one message to the drive (`read_at`), which ends at 0 V, on if `hold`."""
+    @functools.cached_property
+    def _gate_rides_with_drive(self) -> bool:
+        """Whether the gate is another channel of the drive's instrument (B2902, 2636B), so
+        that its levels can ride in a read's message (`read`'s `then_vg`)."""
+        return self.gate is not self.drive and driver_of(self.gate) is driver_of(self.drive)
+
+    def _read_once(
+        self, cell: Cell, v_read: float, *, hold: bool, gate: tuple[float, float] | None = None
+    ) -> tuple[float, float]:
+        """`read` in one message to the drive (`read_at`), which ends at 0 V, on if `hold`;
+        `gate` = (read level, level after) of a gate on the drive's instrument."""
         drive = self.drive
+        levels = None if gate is None else GateLevels(self.gate, *gate)
         try:
             i = READ_POLICY.call(
-                functools.partial(drive.read_at, abs(v_read), hold=hold),
+                functools.partial(drive.read_at, abs(v_read), hold=hold, gate=levels),
                 what=f"read of cell {cell} on {self.wiring.functions['drive']}",
                 clear=getattr(driver_of(drive), "clear_io", None),
                 wait=self.wait,
@@ -184,8 +213,12 @@ class DcOperations:
         except BaseException:
             # level and output unknown (NaN: the next zeroing or level change is sent)
             self._drive_v, self._drive_on = math.nan, True
+            if gate is not None:
+                self._gate_v = math.nan
             raise
         self._drive_v, self._drive_on = 0.0, hold
+        if gate is not None:
+            self._gate_v = gate[1]
         i = i if v_read >= 0 else -i
         return i, i / v_read
 

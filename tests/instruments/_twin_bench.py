@@ -18,6 +18,8 @@ import pyvisa
 import yaml
 from pyvisa import rname
 
+from reramlab.instruments.roles import GateLevels
+
 SWITCH = "GPIB0::16::INSTR"
 COLUMNS = {"BL0": ["sw", 1], "BL1": ["sw", 2], "SL0": ["sw", 13], "SL1": ["sw", 14],
            "WL0": ["sw", 25], "WL1": ["sw", 26]}  # fmt: skip
@@ -103,6 +105,10 @@ def check_read_at_on_a_cell(drive, gate, levels: dict, terminal: str, high_z: st
     assert levels[terminal] is None
     assert drive.read_at(0.2, hold=True) == pytest.approx(i_dc, rel=0.05)
     assert drive.output_enabled is True and levels[terminal] == 0.0
+    # the gate's levels ride in the message: its read level first, then the next pulse's
+    gate.set_voltage(0.0)
+    assert drive.read_at(0.2, gate=GateLevels(gate, 1.2, 3.3)) == pytest.approx(i_dc, rel=0.05)
+    assert gate.source_level_v == pytest.approx(3.3) and levels[terminal] is None
 
 
 def check_read_at_refused(drive, levels: dict, terminal: str) -> None:

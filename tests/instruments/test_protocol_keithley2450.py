@@ -13,7 +13,7 @@ from pymeasure.test import expected_protocol
 
 from reramlab.instruments.base import InstrumentError
 from reramlab.instruments.keithley2450 import Keithley2450
-from reramlab.instruments.roles import SourceMeter
+from reramlab.instruments.roles import GateLevels, SourceMeter
 
 OK = (":SYST:ERR?", '0,"No error"')
 
@@ -231,6 +231,16 @@ def test_read_at_is_one_message_from_0_v_back_to_0_v(hold: bool, tail: str) -> N
     """Output on at 0 V, level, reading, level 0 V, output off (or on at 0 V), error query."""
     with expected_protocol(Keithley2450, [(READ_AT + tail, '-1.234500E-07;0,"No error"')]) as smu:
         assert smu.read_at(0.2, hold=hold) == pytest.approx(-1.2345e-7)
+
+
+def test_read_at_refuses_a_gate_it_cannot_hold_before_sending() -> None:
+    """A 2450 has one channel: a gate (always another SMU) cannot ride in its message."""
+    with (
+        expected_protocol(Keithley2450, []) as smu,
+        expected_protocol(Keithley2450, []) as gate,
+        pytest.raises(ValueError, match="one channel"),
+    ):
+        smu.read_at(0.2, gate=GateLevels(gate, 1.2, 3.3))
 
 
 def test_read_at_raises_every_error_the_2450_queued() -> None:

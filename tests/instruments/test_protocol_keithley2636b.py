@@ -11,7 +11,7 @@ from pymeasure.test import expected_protocol
 
 from reramlab.instruments.base import InstrumentError
 from reramlab.instruments.keithley2636b import Keithley2636B
-from reramlab.instruments.roles import SourceMeter
+from reramlab.instruments.roles import GateLevels, SourceMeter
 
 EMPTY = b"print(errorqueue.next())"
 OK = b"0\tQueue Is Empty\t0\t0"
@@ -149,6 +149,21 @@ def test_read_at_is_one_chunk_from_0_v_back_to_0_v(hold: bool) -> None:
 def test_read_at_on_smub() -> None:
     with proto([(read_at_chunk("smub", "1.5"), b"true\t2e-06\t0")]) as k:
         assert k.smub.read_at(1.5) == pytest.approx(2e-6)
+
+
+def test_read_at_carries_the_other_smus_gate_levels() -> None:
+    """A gate on smub: its read level inside the pcall before the drive's, its next level after
+    the drive's output off, in the read's one chunk; another instrument's SMU is refused."""
+    chunk = (
+        b"local ok, i = pcall(function() smub.source.levelv = 1.2 smua.source.levelv = 0 "
+        b"smua.source.output = 1 smua.source.levelv = 0.2 return smua.measure.i() end) "
+        b"smua.source.levelv = 0 smua.source.output = 0 smub.source.levelv = 3.3 "
+        b"print(ok, i, errorqueue.count)"
+    )
+    with proto([(chunk, b"true\t-1.2345e-07\t0")]) as k:
+        assert k.smua.read_at(0.2, gate=GateLevels(k.smub, 1.2, 3.3)) == pytest.approx(-1.2345e-7)
+    with proto([]) as k, proto([]) as other, pytest.raises(ValueError, match="not one of"):
+        k.smua.read_at(0.2, gate=GateLevels(other.smub, 1.2, 3.3))
 
 
 def test_read_at_raises_every_error_the_2636b_queued() -> None:

@@ -11,7 +11,7 @@ from pymeasure.test import expected_protocol
 
 from reramlab.instruments.base import InstrumentError
 from reramlab.instruments.keysightb2902 import KeysightB2902
-from reramlab.instruments.roles import SourceMeter
+from reramlab.instruments.roles import GateLevels, SourceMeter
 
 OK = b'+0,"No error"'
 
@@ -157,6 +157,17 @@ def test_read_at_on_channel_2() -> None:
                b":SYST:ERR?")  # fmt: skip
     with proto([(message, b'+2.000000E-06;+0,"No error"')]) as smu:
         assert smu.channel(2).read_at(1.5) == pytest.approx(2e-6)
+
+
+def test_read_at_carries_the_other_channels_gate_levels() -> None:
+    """A gate on channel 2: its read level first, its next level after the drive is off, all in
+    the read's one message; a channel of another instrument is refused before sending."""
+    message = b":SOUR2:VOLT 1.2;" + READ_AT + b":OUTP1 0;:SOUR2:VOLT 3.3;:SYST:ERR?"
+    with proto([(message, b'-1.234500E-07;+0,"No error"')]) as smu:
+        gate = GateLevels(smu.channel(2), 1.2, 3.3)
+        assert smu.channel(1).read_at(0.2, gate=gate) == pytest.approx(-1.2345e-7)
+    with proto([]) as smu, proto([]) as other, pytest.raises(ValueError, match="not one of"):
+        smu.channel(1).read_at(0.2, gate=GateLevels(other.channel(2), 1.2, 3.3))
 
 
 def test_read_at_raises_every_error_the_b2902_queued() -> None:

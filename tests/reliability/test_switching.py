@@ -8,10 +8,12 @@ import statistics
 
 import numpy as np
 import pytest
-from faultkit import assert_bench_safe, messages
+import yaml
+from faultkit import assert_bench_safe, messages, station_dir
 
 from reramlab.instruments.base import InstrumentError
-from reramlab.runner import execute
+from reramlab.runner import execute, open_bench
+from reramlab.stations.loader import load_station
 
 FORM = {"v_form": "4.0"}
 
@@ -81,6 +83,39 @@ def test_program_verify_switches_nothing_hot_and_costs_2_or_6_messages(bench, tm
     assert max(costs[1]) <= 5 and max(costs[-1]) <= 9, costs
     assert all(len(inst.errors) == 0 for inst in lib.instruments.values())
     assert_bench_safe(lib)
+
+
+@pytest.mark.parametrize(("station", "reset_cost"), [("lab-b2902-33600-707b", 4)])
+def test_a_gate_on_the_drives_instrument_rides_in_the_read(tmp_path, station, reset_cost) -> None:
+    """Gate and drive on one instrument (B2902 channels, 2636B SMUs): a verify read carries the
+    gate's read level and the next pulse's gate, so a RESET iteration costs the trigger, the
+    read and the SL ground crosspoint's open and close (4, not 6 as with a separate gate SMU);
+    a SET iteration stays at 2. Nothing switches hot."""
+    path = tmp_path / "station.yaml"
+    path.write_text(yaml.safe_dump({
+        "extends": str(station_dir() / f"{station}.yaml"), "name": f"{station}-test",
+        "chip": {"name": "test-4x4", "rows": 4, "cols": 4},
+        "sim": {"preset": "cmo-hfox-130nm"},
+    }))  # fmt: skip
+    _, connected, bench = open_bench(load_station(path), sim=True, sim_dir=tmp_path)
+    try:
+        lib = connected.simulator
+        lib.bench.command_log = []
+        hot = watch_relays(lib)
+        costs = iteration_costs(bench, lib)
+        result = execute("program-verify", out=tmp_path / "pv.h5", cells="0:2,0:3", bench=bench,
+                         settings={**FORM, "n_levels": "6", "loop": "host"})  # fmt: skip
+        assert result.status == "completed", result.error
+        assert hot == [] and not [e for e in lib.bench.events if e.kind == "short"]
+        assert len(costs[1]) > 3 and len(costs[-1]) > 3, costs
+        assert min(costs[1]) == 2 and statistics.median(costs[1]) == 2, costs[1]
+        assert min(costs[-1]) == reset_cost and statistics.median(costs[-1]) == reset_cost, costs[
+            -1
+        ]
+        assert all(len(inst.errors) == 0 for inst in lib.instruments.values())
+        assert_bench_safe(lib)
+    finally:
+        connected.close()
 
 
 def test_a_column_change_in_a_row_keeps_the_gate(bench) -> None:
