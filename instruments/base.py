@@ -28,6 +28,7 @@ from inspect import getmembers
 from typing import Any, ClassVar
 
 from pymeasure.instruments.common_base import CommonBase, DynamicProperty
+from pyvisa.errors import VisaIOError
 
 #: error queue depth of the instruments we drive; a longer loop means the queue never drains
 MAX_ERRORS = 64
@@ -66,6 +67,9 @@ class DriverMixin:
     scpi_chaining: ClassVar[bool] = True
     #: False for TSP: a Lua chunk stops at its first error, so a query must not ride on commands
     chain_queries: ClassVar[bool] = True
+    #: TSP: what prints the error count; a checked batch then ends its own chunk with it (one
+    #: message, one reply) instead of a query of its own (see `batch`)
+    error_count_query: ClassVar[str | None] = None
 
     _pending: list[str] | None = None
     #: a nested `batch(check_errors=True)` asked for a check: the outermost batch does it
@@ -134,19 +138,29 @@ class DriverMixin:
         raises, nothing that is still pending is sent.
 
         A nested block's `check_errors` is folded into the outermost block's one check (one
-        error query per step, not per command); a nested block without it checks nothing."""
+        error query per step, not per command); a nested block without it checks nothing.
+
+        On a TSP instrument (`error_count_query`) the check is the chunk's last statement, which
+        prints the error count: commands and check are one message with one reply. Most TSP
+        errors do not stop a chunk, so the count is printed after a refused command too
+        (707B/2600B manuals, "Effects of errors on scripts"); a Lua run-time error does stop it:
+        the count is then never printed, the reply times out, the I/O is cleared and the queue
+        read, so the refusal is raised all the same (only slower)."""
         outer = self._pending is None
         if outer:
             self._pending = []
             self._check_deferred = False
         try:
             yield
+            checked = check_errors or self._check_deferred
             if not outer:
                 # one check per step: a nested block's check travels with the outermost one
-                self._check_deferred = self._check_deferred or check_errors
-            elif check_errors or self._check_deferred:
-                self.check_errors()
-            if outer:
+                self._check_deferred = checked
+            elif checked and self.error_count_query is not None:
+                self._flush_counted()
+            else:
+                if checked:
+                    self.check_errors()
                 self.flush()
         except BaseException:
             if outer and self._pending:
@@ -156,6 +170,23 @@ class DriverMixin:
             if outer:
                 self._pending = None
                 self._check_deferred = False
+
+    def _flush_counted(self) -> None:
+        """The pending chunk ending with `error_count_query`, sent and answered; raises
+        `InstrumentError` with the queued errors if the count is not 0 (see `batch`)."""
+        chunk = self.join_commands(self._pending)
+        self._pending.append(self.error_count_query)
+        try:
+            self.flush()
+            reply = self.read()
+        except VisaIOError as e:
+            errors = self.clear_io()
+            if errors:
+                raise InstrumentError(self.name, errors, f"{chunk} stopped the chunk") from e
+            raise
+        if int(float(reply)) != 0:
+            errors = self.queued_errors()
+            raise InstrumentError(self.name, errors, f"{chunk}: error count {reply.strip()}")
 
     def flush(self) -> None:
         """Send the pending batched commands now (no-op outside a batch)."""

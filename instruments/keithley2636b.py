@@ -229,9 +229,11 @@ class Keithley2636B(DriverMixin, SCPIMixin, Instrument):
         smu.safe_state()
     """
 
-    #: TSP: statements join with ';' without SCPI's root colon; a query never rides on a chunk
+    #: TSP: statements join with ";" without SCPI's root colon; a query never rides on a chunk
     scpi_chaining = False
     chain_queries = False
+    #: a checked batch ends its chunk with the error count: one message, one reply
+    error_count_query = "print(errorqueue.count)"
 
     #: largest |V| a channel sources (200 V range)
     V_MAX_V = 200.0

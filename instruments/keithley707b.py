@@ -20,9 +20,8 @@ from collections.abc import Iterable
 from pymeasure.adapters import Adapter
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set
-from pyvisa.errors import VisaIOError
 
-from .base import DriverMixin, InstrumentError
+from .base import DriverMixin
 
 ROWS = "ABCDEFGH"
 COLUMNS_PER_CARD = 12
@@ -65,8 +64,9 @@ class Keithley707B(DriverMixin, Instrument):
 
     scpi_chaining = False  # TSP: statements, not SCPI program message units
     #: a Lua run-time error stops a chunk, so a batch never lets a query ride on its commands;
-    #: the channel operations ask for the error count in their own chunk (see `_channel_call`)
+    #: a checked batch (every channel operation) ends its chunk with the error count instead
     chain_queries = False
+    error_count_query = ERROR_COUNT_QUERY
 
     def __init__(
         self,
@@ -141,22 +141,9 @@ class Keithley707B(DriverMixin, Instrument):
     def write_checked(self, command: str) -> None:
         """`command` and the error count in one chunk, one message and one reply
         (`channel.open("1H01");print(errorqueue.count)`); raises `InstrumentError` with the
-        queued errors if the 707B refused the command.
-
-        Most TSP errors do not stop a chunk, so the count is printed after a refused command
-        too (707B/2600B manuals, "Effects of errors on scripts"). A Lua run-time error does
-        stop it: the count is then never printed and the reply times out; the I/O is cleared
-        and the error queue read, so the refusal is raised all the same (only slower)."""
-        try:
-            reply = self.ask(f"{command};{ERROR_COUNT_QUERY}")
-        except VisaIOError as e:
-            errors = self.clear_io()
-            if errors:
-                raise InstrumentError(self.name, errors, f"{command} stopped the chunk") from e
-            raise
-        if int(float(reply)) != 0:
-            self.check_errors()  # raises with every queued (code, message)
-            raise InstrumentError(self.name, [], f"{command}: error count {reply.strip()}")
+        queued errors if the 707B refused the command (a checked `batch`, see there)."""
+        with self.batch(check_errors=True):
+            self.write(command)
 
     def close(self, crosspoints: Iterable[str]) -> None:
         """Close the named crosspoints (others stay as they are); raises on a refused name."""

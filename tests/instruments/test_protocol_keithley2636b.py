@@ -14,6 +14,8 @@ from reramlab.instruments.keithley2636b import Keithley2636B
 from reramlab.instruments.roles import GateLevels, SourceMeter
 
 EMPTY = b"print(errorqueue.next())"
+#: what ends the chunk of a checked batch: the error count, read in the same exchange
+COUNT = b";print(errorqueue.count)"
 OK = b"0\tQueue Is Empty\t0\t0"
 
 
@@ -87,20 +89,20 @@ CONFIGURE = (b"smua.source.func = 1;smua.source.levelv = 0;smua.source.rangev = 
              b"smua.source.limiti = 0.0001;smua.measure.nplc = 0.1;smua.measure.autorangei = 1")  # fmt: skip
 
 
-def test_configure_voltage_source_is_one_chunk_then_the_error_check() -> None:
-    with proto([(CONFIGURE, None), (EMPTY, OK)]) as k:
+def test_configure_voltage_source_is_one_chunk_ending_with_the_error_count() -> None:
+    with proto([(CONFIGURE + COUNT, b"0")]) as k:
         k.smua.configure_voltage_source(i_compliance_a=1e-4, v_limit_v=4.5, nplc=0.1)
 
 
 def test_configure_with_a_fixed_current_range_and_the_2_v_source_range() -> None:
     chunk = (b"smub.source.func = 1;smub.source.levelv = 0;smub.source.rangev = 2;"
              b"smub.source.limiti = 1e-05;smub.measure.nplc = 1;smub.measure.rangei = 1e-05")  # fmt: skip
-    with proto([(chunk, None), (EMPTY, OK)]) as k:
+    with proto([(chunk + COUNT, b"0")]) as k:
         k.smub.configure_voltage_source(i_compliance_a=1e-5, v_limit_v=2.0, i_range_a=1e-5)
 
 
 def test_configure_raises_with_the_instruments_errors() -> None:
-    with proto([(CONFIGURE, None), (EMPTY, b"-222\tParameter data out of range\t2\t1"),
+    with proto([(CONFIGURE + COUNT, b"1"), (EMPTY, b"-222\tParameter data out of range\t2\t1"),
                 (EMPTY, OK)]) as k:  # fmt: skip
         with pytest.raises(InstrumentError) as e:
             k.smua.configure_voltage_source(i_compliance_a=1e-4, v_limit_v=4.5, nplc=0.1)
@@ -108,23 +110,23 @@ def test_configure_raises_with_the_instruments_errors() -> None:
 
 
 def test_set_voltage_enable_measure() -> None:
-    with proto([(b"smua.source.levelv = 0.3", None), (EMPTY, OK),
-                (b"smua.source.output = 1", None), (EMPTY, OK),
+    with proto([(b"smua.source.levelv = 0.3" + COUNT, b"0"),
+                (b"smua.source.output = 1" + COUNT, b"0"),
                 (b"print(smua.measure.i())", b"2.5e-05")]) as k:  # fmt: skip
         k.smua.set_voltage(0.3)
         k.smua.enable()
         assert k.smua.measure_current() == pytest.approx(25e-6)
 
 
-def test_disable_turns_the_output_off_then_the_error_check() -> None:
-    with proto([(b"smub.source.output = 0", None), (EMPTY, OK)]) as k:
+def test_disable_turns_the_output_off_with_the_error_count() -> None:
+    with proto([(b"smub.source.output = 0" + COUNT, b"0")]) as k:
         k.smub.disable()
 
 
 # -- sharing a line with a pulse channel -------------------------------------------------------
 def test_release_when_off_is_high_impedance_and_output_off_in_one_chunk() -> None:
     """smuX.source.offmode = 2 is smuX.OUTPUT_HIGH_Z (the output relay opens when off)."""
-    with proto([(b"smua.source.offmode = 2;smua.source.output = 0", None), (EMPTY, OK)]) as k:
+    with proto([(b"smua.source.offmode = 2;smua.source.output = 0" + COUNT, b"0")]) as k:
         k.smua.release_when_off()
 
 
