@@ -13,7 +13,10 @@ Kept apart because the rules for what may ride in one message with a fire (see
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
+from collections.abc import Iterator
 
 from reramlab.bus import accepts, driver_of, timeout_at_least
 from reramlab.errors import SafetyLimitError
@@ -59,15 +62,32 @@ class Pulses:
         else:
             route = Route(wl=gate, bl=GND, sl=term)
         self.route(cell, route)
-        if smu_ground:
-            self._drive_ground()
-        else:
-            self._drive_release()
-        self._set_gate(vg)
+        with self._drive_and_gate():
+            if smu_ground:
+                self._drive_ground()
+            else:
+                self._drive_release()
+            self._set_gate(vg)
         period = period_s or max(4 * width_s, width_s + 2 * (rise_s + fall_s) + 20e-9)
         setup = dict(v_high=abs(v), width_s=width_s, period_s=period, rise_s=rise_s,
                      fall_s=fall_s)  # fmt: skip
         self._setup_and_fire(self._generator_of(term), [(channel, setup)], count, count * period)
+
+    @contextlib.contextmanager
+    def _drive_and_gate(self) -> Iterator[None]:
+        """Where the gate is a channel of the drive's instrument (`_gate_rides_with_drive`),
+        what the block sends to both goes as one message with one error check (the checks of
+        the changes inside fold into it; no change, nothing sent); if it fails, their levels
+        and outputs are unknown (the next change to each is sent)."""
+        if not self._gate_rides_with_drive:
+            yield
+            return
+        try:
+            with driver_of(self.drive).batch():
+                yield
+        except BaseException:
+            self._drive_v, self._drive_on, self._gate_v = math.nan, True, math.nan
+            raise
 
     def _setup_and_fire(self, generator, setups: list[tuple[object, dict]], count: int,
                         busy_s: float) -> None:  # fmt: skip

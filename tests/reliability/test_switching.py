@@ -85,12 +85,13 @@ def test_program_verify_switches_nothing_hot_and_costs_2_or_6_messages(bench, tm
     assert_bench_safe(lib)
 
 
-@pytest.mark.parametrize(("station", "reset_cost"), [("lab-b2902-33600-707b", 4)])
-def test_a_gate_on_the_drives_instrument_rides_in_the_read(tmp_path, station, reset_cost) -> None:
+@pytest.mark.parametrize("station", ["lab-b2902-33600-707b", "lab-2636b-81160-707b"])
+def test_a_gate_on_the_drives_instrument_rides_in_the_read(tmp_path, station) -> None:
     """Gate and drive on one instrument (B2902 channels, 2636B SMUs): a verify read carries the
     gate's read level and the next pulse's gate, so a RESET iteration costs the trigger, the
     read and the SL ground crosspoint's open and close (4, not 6 as with a separate gate SMU);
-    a SET iteration stays at 2. Nothing switches hot."""
+    a SET iteration stays at 2. A wrong guess of the next pulse costs one message (drive and
+    gate in one), a channel's first set-up two more. Nothing switches hot."""
     path = tmp_path / "station.yaml"
     path.write_text(yaml.safe_dump({
         "extends": str(station_dir() / f"{station}.yaml"), "name": f"{station}-test",
@@ -109,9 +110,8 @@ def test_a_gate_on_the_drives_instrument_rides_in_the_read(tmp_path, station, re
         assert hot == [] and not [e for e in lib.bench.events if e.kind == "short"]
         assert len(costs[1]) > 3 and len(costs[-1]) > 3, costs
         assert min(costs[1]) == 2 and statistics.median(costs[1]) == 2, costs[1]
-        assert min(costs[-1]) == reset_cost and statistics.median(costs[-1]) == reset_cost, costs[
-            -1
-        ]
+        assert min(costs[-1]) == 4 and statistics.median(costs[-1]) <= 5, costs[-1]
+        assert max(costs[1]) <= 5 and max(costs[-1]) <= 7, costs
         assert all(len(inst.errors) == 0 for inst in lib.instruments.values())
         assert_bench_safe(lib)
     finally:
