@@ -11,7 +11,6 @@ periods), the reads (their aperture) and nothing else take.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -65,8 +64,7 @@ def _session(tmp: Path, cells: str, station: str = "sim"):
     are [A]'s 130 nm levels), so that the stations differ only in instruments and wiring."""
     spec = load_station(station)
     if station != "sim":
-        sim_spec = spec.spec.sim.model_copy(update={"preset": "cmo-hfox-130nm"})
-        spec = dataclasses.replace(spec, spec=spec.spec.model_copy(update={"sim": sim_spec}))
+        spec = spec.simulating("cmo-hfox-130nm")
     _, connected, bench = open_bench(spec, sim=True, sim_dir=tmp)
     execute("forming", out=tmp / "form.h5", cells=cells, bench=bench)
     return connected, bench

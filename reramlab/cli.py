@@ -142,12 +142,22 @@ def station_check(station: str, sim: bool) -> None:
 
 @cli.command("protocols")
 @click.option("--json", "as_json", is_flag=True)
-def protocols_cmd(as_json: bool) -> None:
+@click.option("--station", default=None, help="show this station's defaults (protocol_defaults)")
+def protocols_cmd(as_json: bool, station: str | None) -> None:
     """List protocols and their parameters (units, defaults)."""
-    from reramlab.protocols.base import PROTOCOL_MODULES, describe, get_protocol
+    from reramlab.protocols.base import PROTOCOL_MODULES, describe, get_protocol, make_params
+    from reramlab.stations.loader import load_station
 
-    data = {name: {"title": get_protocol(name).TITLE, "parameters": describe(get_protocol(name))}
-            for name in PROTOCOL_MODULES}  # fmt: skip
+    st = None if station is None else load_station(station)
+    data = {}
+    for name in PROTOCOL_MODULES:
+        module = get_protocol(name)
+        parameters = describe(module)
+        if st is not None and st.protocol_defaults(name):  # the station's, as the run uses them
+            params = make_params(module, st.protocol_defaults(name))
+            for p in parameters:
+                p["default"] = getattr(params, p["name"])
+        data[name] = {"title": module.TITLE, "parameters": parameters}
     if as_json:
         click.echo(json.dumps({"protocols": data}, indent=1))
         return

@@ -178,11 +178,17 @@ def execute(
     keep_chip: bool | None = None,
 ) -> RunResult:
     """Run `protocol` on `cells` and log it to `out`. Pass `bench` to reuse an open bench.
+    Parameters: `params`, or the station's `protocol_defaults` overridden by `settings`.
 
     `keep_chip` (default: True when this call opens the bench, False with a `bench`): on a
     simulated bench, restore the chip saved with `out` before the run and save it after."""
     module = get_protocol(protocol)
-    params = params if params is not None else make_params(module, settings)
+    if bench is not None:
+        station = bench.station.station
+    elif not isinstance(station, Station):
+        station = _load(station)
+    if params is None:  # the station's defaults for this protocol, then --set
+        params = make_params(module, {**station.protocol_defaults(module.NAME), **(settings or {})})
     out = Path(out)
     _check_log_path(out)
     opened = bench is None

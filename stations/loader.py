@@ -8,6 +8,7 @@ file, the key and what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import tempfile
@@ -126,10 +127,50 @@ class Station:
         write_resource_file(self.spec, self.driver_classes, path)
         return f"{path}{SIM_LIBRARY}"
 
+    def simulating(self, preset: str) -> Station:
+        """This station with another simulated chip (`sim.preset`); its `protocol_defaults`,
+        meant for the chip it mounts, are dropped: the protocols' own defaults apply."""
+        sim = self.spec.sim.model_copy(update={"preset": preset})
+        spec = self.spec.model_copy(update={"sim": sim, "protocol_defaults": {}})
+        return dataclasses.replace(self, spec=spec)
+
+    def protocol_defaults(self, protocol: str) -> dict[str, str]:
+        """This bench's defaults for `protocol` (`protocol_defaults` in the station file) as
+        `--set` strings; raises `StationError` naming the key if a protocol or parameter is
+        unknown or a value does not fit its parameter."""
+        from reramlab.errors import ParameterError, UnknownProtocolError  # protocols sit above
+        from reramlab.protocols.base import get_protocol, make_params
+
+        key = f"{self.path}: protocol_defaults.{protocol}"
+        values = self.spec.protocol_defaults.get(protocol, {})
+        if not values:
+            return {}
+        try:
+            module = get_protocol(protocol)
+        except UnknownProtocolError as e:
+            raise StationError(f"{key}: {e}") from None
+        if protocol != module.NAME:
+            raise StationError(f"{key}: name the protocol as {module.NAME!r}")
+        settings = {name: _as_setting(value) for name, value in values.items()}
+        try:
+            make_params(module, settings)
+        except ParameterError as e:
+            raise StationError(f"{key}: {e}") from None
+        return settings
+
     def visa_library(self, sim: bool = False, sim_dir: Path | None = None) -> str:
         if sim or self.spec.visa_library == SIM_LIBRARY:
             return self.simulated_library(sim_dir)
         return self.spec.visa_library
+
+
+def _as_setting(value: str | int | float | bool | list[float]) -> str:
+    """A station file's value in the form of `--set key=value` (lists comma-separated)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(repr(float(x)) for x in value)
+    return str(value)
 
 
 def load_station(name_or_path: str | Path) -> Station:
@@ -145,6 +186,8 @@ def load_station(name_or_path: str | Path) -> Station:
     }
     station = Station(spec, path, path.read_text(), classes)
     check_limits_against_instruments(station)
+    for protocol in spec.protocol_defaults:
+        station.protocol_defaults(protocol)  # unknown names and bad values fail at load
     return station
 
 

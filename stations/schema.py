@@ -259,6 +259,11 @@ class StationSpec(Strict):
     wiring: Wiring
     limits: Limits
     sim: SimSpec = Field(default_factory=SimSpec)
+    #: protocol name -> parameter -> default on this bench (the mounted chip's amplitudes, for
+    #: instance); `--set` overrides them; checked against each protocol's parameters at load
+    protocol_defaults: dict[str, dict[str, str | int | float | bool | list[float]]] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
     def _references(self) -> StationSpec:

@@ -106,3 +106,31 @@ def test_bad_extends_names_the_key(tmp_path: Path, value) -> None:
     path = write(tmp_path, {**mutate(), "extends": value})
     with pytest.raises(StationError, match=r"extends: expected the path or name of a station file"):
         load_station(path)
+
+
+# -- protocol defaults of a bench ----------------------------------------------------------------
+def test_protocol_defaults_are_settings_of_that_protocol() -> None:
+    st = load_station("lab-2636b-81160-707b")
+    pv = st.protocol_defaults("program-verify")
+    assert pv["width_s"] == "2.5e-06" and pv["v_table"].startswith("1e-05,1.45,-2.1,")
+    assert st.protocol_defaults("read") == pv and st.protocol_defaults("forming") == {}
+    # another simulated chip: the bench's own chip's defaults no longer apply
+    assert st.simulating("cmo-hfox-130nm").protocol_defaults("program-verify") == {}
+
+
+@pytest.mark.parametrize(
+    ("defaults", "expected"),
+    [
+        ({"cyclng": {"n_cycles": 3}}, r"protocol_defaults\.cyclng: unknown protocol 'cyclng'"),
+        ({"program_verify": {"n_levels": 3}}, r"name the protocol as 'program-verify'"),
+        ({"cycling": {"n_cycle": 3}}, r"protocol_defaults\.cycling: unknown parameter 'n_cycle'"),
+        ({"cycling": {"n_cycles": "many"}}, r"protocol_defaults\.cycling: n_cycles = 'many'"),
+        ({"program-verify": {"acceptance": 0.9}}, r"protocol_defaults\.program-verify: accept"),
+        ({"cycling": []}, r"protocol_defaults\.cycling"),
+    ],
+)
+def test_bad_protocol_defaults_name_the_file_and_key(tmp_path: Path, defaults, expected) -> None:
+    path = write(tmp_path, {**mutate(), "protocol_defaults": defaults})
+    with pytest.raises(StationError, match=expected) as e:
+        load_station(path)
+    assert str(path) in str(e.value)

@@ -5,8 +5,6 @@ gives, cost about one bus transaction per cell, log every step, and refuse where
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -23,9 +21,7 @@ SETTINGS = {"n_levels": "4", "g_min_s": "20e-6", "g_max_s": "80e-6"}
 
 def _bench(tmp_path, name: str = STATION):
     """The lab station with --sim, on the 130 nm chip the program-verify defaults are for."""
-    st = load_station(name)
-    sim = st.spec.sim.model_copy(update={"preset": "cmo-hfox-130nm"})
-    st = dataclasses.replace(st, spec=st.spec.model_copy(update={"sim": sim}))
+    st = load_station(name).simulating("cmo-hfox-130nm")
     _, connected, bench = open_bench(st, sim=True, sim_dir=tmp_path)
     execute("forming", out=tmp_path / "form.h5", cells=CELLS, bench=bench)
     return connected, bench
@@ -181,9 +177,7 @@ def test_station_check_sees_the_tsp_link(tmp_path) -> None:
 
 
 def _station_130nm():
-    st = load_station(STATION)
-    sim = st.spec.sim.model_copy(update={"preset": "cmo-hfox-130nm"})
-    return dataclasses.replace(st, spec=st.spec.model_copy(update={"sim": sim}))
+    return load_station(STATION).simulating("cmo-hfox-130nm")
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,8 @@ STATIONS = {
                                     "limits: pulse_bl needs up to 15.0 V but pg (Keysight81160A) sources at most 10.0 V"),
     "malformed extends": ("extends: 5\nname: y\n", "bad.yaml: extends: expected the path or name of a station file"),
     "bad fault overlay": (f"extends: {SIM}\nsim: {{faults: [{{kind: melt}}]}}\n", "sim.faults.0.kind"),
+    "bad protocol default": (f"extends: {SIM}\nprotocol_defaults: {{cycling: {{n_cycle: 3}}}}\n",
+                             "bad.yaml: protocol_defaults.cycling: unknown parameter 'n_cycle'"),
 }  # fmt: skip
 
 
@@ -176,3 +178,16 @@ def test_the_installed_command_prints_no_traceback(tmp_path) -> None:
                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
     assert res.returncode == 2 and "limits.v_wl_max" in res.stderr
     assert "Traceback" not in res.stderr and res.stderr.count("error:") == 1
+
+
+def test_protocols_shows_a_stations_defaults(monkeypatch, capsys) -> None:
+    """`reramlab protocols --station NAME` lists the defaults a run there uses."""
+    import json
+
+    monkeypatch.setattr(sys, "argv", ["reramlab", "protocols", "--json", "--station",
+                                      "lab-2636b-81160-707b"])  # fmt: skip
+    cli.main()
+    listed = json.loads(capsys.readouterr().out)["protocols"]
+    pv = {p["name"]: p["default"] for p in listed["program-verify"]["parameters"]}
+    assert pv["width_s"] == 2.5e-6 and pv["v_table"][:3] == [1e-5, 1.45, -2.1]
+    assert pv["acceptance"] == 0.02  # not set by the station: the protocol's own

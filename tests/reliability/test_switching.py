@@ -96,9 +96,9 @@ def test_a_gate_on_the_drives_instrument_rides_in_the_read(tmp_path, station) ->
     path.write_text(yaml.safe_dump({
         "extends": str(station_dir() / f"{station}.yaml"), "name": f"{station}-test",
         "chip": {"name": "test-4x4", "rows": 4, "cols": 4},
-        "sim": {"preset": "cmo-hfox-130nm"},
     }))  # fmt: skip
-    _, connected, bench = open_bench(load_station(path), sim=True, sim_dir=tmp_path)
+    st = load_station(path).simulating("cmo-hfox-130nm")
+    _, connected, bench = open_bench(st, sim=True, sim_dir=tmp_path)
     try:
         lib = connected.simulator
         lib.bench.command_log = []
