@@ -200,10 +200,12 @@ class DcOperations:
         """`read` in one message to the drive (`read_at`), which ends at 0 V, on if `hold`;
         `gate` = (read level, level after) of a gate on the drive's instrument."""
         drive = self.drive
-        levels = None if gate is None else GateLevels(self.gate, *gate)
+        # `gate` only when there is one: a driver whose gate is never its own channel (a 2450,
+        # or a third-party driver) need not take it
+        extra = {} if gate is None else {"gate": GateLevels(self.gate, *gate)}
         try:
             i = READ_POLICY.call(
-                functools.partial(drive.read_at, abs(v_read), hold=hold, gate=levels),
+                functools.partial(drive.read_at, abs(v_read), hold=hold, **extra),
                 what=f"read of cell {cell} on {self.wiring.functions['drive']}",
                 clear=getattr(driver_of(drive), "clear_io", None),
                 wait=self.wait,
