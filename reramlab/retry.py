@@ -1,7 +1,8 @@
 """The one place that decides what is retried after a bus fault, how often, and how.
 
 Only operations that change nothing on the bench are retried: a measurement query at a level
-that is already set (a read), and the safe state (idempotent: 0 V, output off, switches open).
+that is already set (a read), the safe state (idempotent: 0 V, output off, switches open), and
+opening an instrument (VISA faults only).
 Anything that changed a level or fired a pulse is not retried: repeating it could stress the
 cell twice, so its failure ends the run (the runner then makes the bench safe and marks the run
 failed with the reason).
@@ -53,6 +54,8 @@ class RetryPolicy:
     attempts: int = 3
     #: wait before the 2nd, 3rd, ... attempt (the last value repeats)
     backoff_s: Sequence[float] = (0.05, 0.2)
+    #: what counts as a fault worth another attempt
+    retry_on: tuple[type[BaseException], ...] = TRANSIENT
 
     def call(
         self,
@@ -73,7 +76,7 @@ class RetryPolicy:
                 if check is not None:
                     check(value)
                 return value
-            except TRANSIENT as e:
+            except self.retry_on as e:
                 last = e
                 if attempt == self.attempts:
                     break
@@ -104,3 +107,6 @@ def _describe(e: BaseException | None) -> str:
 READ_POLICY = RetryPolicy(attempts=3, backoff_s=(0.05, 0.2))
 #: the safe state: idempotent, and worth a longer wait for an instrument that is coming back
 SAFE_POLICY = RetryPolicy(attempts=4, backoff_s=(0.1, 0.5, 1.0))
+#: opening an instrument (nothing reaches the chip): a VISA fault only (a resource busy or a
+#: connection refused for a moment), not a driver refusing its options
+OPEN_POLICY = RetryPolicy(attempts=3, backoff_s=(0.5, 2.0), retry_on=(VisaIOError,))

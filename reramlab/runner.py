@@ -242,6 +242,7 @@ def _run(module, params, chosen, bench: Bench, log: LogFile, run: Run, on_progre
     signals = _Signals()
     run_id = run.id
     notes_from = len(bench.io_notes)
+    bench.io_notes.extend(bench.station.take_notes())  # retries while opening: the first run's
     flush = run.flush
 
     def held_flush() -> None:  # a signal never leaves a table half appended

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 import pyvisa
 
 from reramlab.errors import StationError
+from reramlab.retry import OPEN_POLICY
 
 from .loader import Station
 
@@ -25,7 +27,14 @@ class ConnectedStation:
     visa_library: str
     instruments: dict[str, Any]
     simulator: Any | None = None  # the ReramSimLibrary when simulated (clock and test hooks)
+    #: what was retried while opening (the first run on the bench logs them, `take_notes`)
+    notes: list[str] = field(default_factory=list)
     _t0: float = field(default_factory=time.monotonic)
+
+    def take_notes(self) -> list[str]:
+        """The notes not yet handed out (each is handed out once)."""
+        notes, self.notes = self.notes, []
+        return notes
 
     def terminal(self, term: str) -> Any:
         """The role object behind "<instrument>.<channel>": a driver or one of its channels."""
@@ -82,12 +91,18 @@ def connect(
         if on_simulator is not None:
             on_simulator(simulator)
     instruments: dict[str, Any] = {}
+    notes: list[str] = []
     for name, spec in station.spec.instruments.items():
         cls = station.driver_classes[name]
         kwargs: dict[str, Any] = {"read_termination": "\n", "write_termination": "\n"}
         kwargs.update(spec.init)
-        try:
-            instruments[name] = cls(spec.address, visa_library=library, **kwargs)
+        try:  # a VISA fault is tried again (OPEN_POLICY); what was retried is noted
+            instruments[name] = OPEN_POLICY.call(
+                functools.partial(cls, spec.address, visa_library=library, **kwargs),
+                what=f"opening {name} at {spec.address}",
+                wait=None if simulator is not None else time.sleep,
+                on_retry=notes.append,
+            )
         except Exception as e:  # noqa: BLE001 - any VISA/driver failure gets the same message
             for inst in instruments.values():
                 inst.adapter.close()
@@ -95,4 +110,4 @@ def connect(
                 f"{station.path}: instruments.{name}: cannot open {spec.address} with "
                 f"{library}: {e}"
             ) from None
-    return ConnectedStation(station, library, instruments, simulator)
+    return ConnectedStation(station, library, instruments, simulator, notes)

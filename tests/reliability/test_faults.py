@@ -232,6 +232,23 @@ def test_an_instrument_missing_at_connect_is_a_station_error(tmp_path) -> None:
         open_bench(load_station(path), sim=True, sim_dir=tmp_path)
 
 
+def test_an_instrument_gone_for_a_moment_at_connect_is_opened_again(tmp_path) -> None:
+    """Opening sends nothing to the chip, so a VISA fault there is tried again; the first run on
+    the bench logs what was retried."""
+    path = write_station(tmp_path, faults=[{"kind": "disconnect", "instrument": "pg", "ops": 1}])
+    _, connected, bench = open_bench(load_station(path), sim=True, sim_dir=tmp_path)
+    try:
+        assert [n.split(":")[0] for n in connected.notes] == ["opening pg at GPIB0"]
+        out = tmp_path / "f.h5"
+        result = execute("forming", out=out, cells="0,0", bench=bench, settings=QUICK_FORMING)
+        assert result.status == "completed", result.error
+        notes = json.loads(run_attrs(out, result.run_id)[0]["io_notes"])
+        assert "opening pg at GPIB0::10::INSTR: attempt 1/3 failed" in notes[0]
+        assert "VI_ERROR_RSRC_NFOUND" in notes[0] and connected.notes == []
+    finally:
+        connected.close()
+
+
 # -- the chip misbehaves -----------------------------------------------------------------------
 def test_stuck_unformable_shorted_and_spiking_cells_from_a_station_overlay(tmp_path) -> None:
     faults = [
