@@ -130,13 +130,18 @@ def test_release_when_off_is_high_impedance_and_output_off_in_one_chunk() -> Non
         k.smua.release_when_off()
 
 
-def read_at_chunk(smu: str = "smua", level: str = "0.2", hold: bool = False) -> bytes:
-    off = "" if hold else f" {smu}.source.output = 0"
-    return (
-        f"local ok, i = pcall(function() {smu}.source.levelv = 0 {smu}.source.output = 1 "
-        f"{smu}.source.levelv = {level} return {smu}.measure.i() end) "
-        f"{smu}.source.levelv = 0{off} print(ok, i, errorqueue.count)"
-    ).encode()
+#: the one-chunk read at 0.2 V on smua, written out as the 2636B receives it
+READ_AT_SMUA = (
+    b"local ok, i = pcall(function() smua.source.levelv = 0 smua.source.output = 1 "
+    b"smua.source.levelv = 0.2 return smua.measure.i() end) smua.source.levelv = 0 "
+    b"smua.source.output = 0 print(ok, i, errorqueue.count)"
+)
+#: the same with `hold`: the output stays on at 0 V
+READ_AT_SMUA_HOLD = (
+    b"local ok, i = pcall(function() smua.source.levelv = 0 smua.source.output = 1 "
+    b"smua.source.levelv = 0.2 return smua.measure.i() end) smua.source.levelv = 0 "
+    b"print(ok, i, errorqueue.count)"
+)
 
 
 @pytest.mark.parametrize("hold", [False, True])
@@ -144,12 +149,18 @@ def test_read_at_is_one_chunk_from_0_v_back_to_0_v(hold: bool) -> None:
     """Output on at 0 V, level, measure.i(), level 0 V, output off (or on at 0 V), under pcall
     so that a failure still ends at 0 V (output off) and replies; the reply is pcall's flag,
     the reading and the error count."""
-    with proto([(read_at_chunk(hold=hold), b"true\t-1.2345e-07\t0")]) as k:
+    chunk = READ_AT_SMUA_HOLD if hold else READ_AT_SMUA
+    with proto([(chunk, b"true\t-1.2345e-07\t0")]) as k:
         assert k.smua.read_at(0.2, hold=hold) == pytest.approx(-1.2345e-7)
 
 
 def test_read_at_on_smub() -> None:
-    with proto([(read_at_chunk("smub", "1.5"), b"true\t2e-06\t0")]) as k:
+    chunk = (
+        b"local ok, i = pcall(function() smub.source.levelv = 0 smub.source.output = 1 "
+        b"smub.source.levelv = 1.5 return smub.measure.i() end) smub.source.levelv = 0 "
+        b"smub.source.output = 0 print(ok, i, errorqueue.count)"
+    )
+    with proto([(chunk, b"true\t2e-06\t0")]) as k:
         assert k.smub.read_at(1.5) == pytest.approx(2e-6)
 
 
@@ -170,7 +181,7 @@ def test_read_at_carries_the_other_smus_gate_levels() -> None:
 
 def test_read_at_raises_every_error_the_2636b_queued() -> None:
     pairs = [
-        (read_at_chunk(), b"false\tParameter data out of range\t2"),
+        (READ_AT_SMUA, b"false\tParameter data out of range\t2"),
         (EMPTY, b"-222\tParameter data out of range\t2\t1"),
         (EMPTY, b"-221\tSettings conflict\t2\t1"),
         (EMPTY, OK),
@@ -185,7 +196,7 @@ def test_read_at_raises_every_error_the_2636b_queued() -> None:
 
 
 def test_read_at_raises_a_lua_error_that_queued_nothing() -> None:
-    with proto([(read_at_chunk(), b"false\t[string]:1: attempt to call a nil value\t0")]) as k:
+    with proto([(READ_AT_SMUA, b"false\t[string]:1: attempt to call a nil value\t0")]) as k:
         with pytest.raises(InstrumentError, match="attempt to call a nil value") as e:
             k.smua.read_at(0.2)
         assert e.value.errors == []
@@ -194,7 +205,7 @@ def test_read_at_raises_a_lua_error_that_queued_nothing() -> None:
 @pytest.mark.parametrize("reply", [b"1.5e-07", b"true\tnil\t0", b"true\t1e-07\tx", b"ok\t1e-07\t0"])
 def test_read_at_calls_a_reply_without_a_reading_garbled(reply: bytes) -> None:
     """A ValueError: what the bench's read policy retries (after a device clear)."""
-    with proto([(read_at_chunk(), reply)]) as k, pytest.raises(ValueError):
+    with proto([(READ_AT_SMUA, reply)]) as k, pytest.raises(ValueError):
         k.smua.read_at(0.2)
 
 
