@@ -95,12 +95,18 @@ class Keysight33600AChannel(PulseChannelMixin, Agilent33500Channel):
         fall_s: float,
         delay_s: float = 0.0,
         v_low: float = 0.0,
+        present: tuple[float, float] | None = None,
     ) -> None:
         """Pulse function in triggered-burst mode from the bus (never free-running), a
         high-impedance load declared before any level, then period/width and low/high (each pair
         in the order that keeps it valid), edges and this channel's trigger delay; one message
         with the present period and high level, one with the rest and the error check. Edges
-        shorter than the model's minimum get the minimum. The output state is unchanged."""
+        shorter than the model's minimum get the minimum. The output state is unchanged.
+
+        `present` = (period s, high level V) the caller knows the channel holds (what it last
+        configured on it): the query is skipped and everything goes in one message (as on the
+        81160A; a wrong guess is refused by the instrument as a settings conflict, and the error
+        check raises)."""
         if not v_low < v_high:
             raise ValueError(f"v_high {v_high} V must exceed v_low {v_low} V")
         if not 0 < width_s < period_s:
@@ -112,7 +118,7 @@ class Keysight33600AChannel(PulseChannelMixin, Agilent33500Channel):
             self.burst_mode = "TRIG"
             self.burst_state = True
             self.output_load = "INF"
-            present_period_s, present_high_v = self.period_and_high
+            present_period_s, present_high_v = self.period_and_high if present is None else present
             timing = ordered_pair(("pulse_width", width_s), ("pulse_period", period_s),
                                    present_period_s)  # fmt: skip
             levels = ordered_pair(("voltage_low", v_low), ("voltage_high", v_high),

@@ -123,6 +123,16 @@ def test_configure_pulse_orders_pairs_that_would_cross() -> None:
                                       rise_s=5e-9, fall_s=20e-9, delay_s=1e-6)  # fmt: skip
 
 
+def test_configure_pulse_with_the_present_shape_known_is_one_message() -> None:
+    """The caller knows the period and high level the channel holds (the bench's last set-up):
+    no query; the pairs are ordered against them; set-up and error check in one message."""
+    message = (ARM + b";:SOUR1:FUNC:PULS:PER 2.400000e-07;:SOUR1:FUNC:PULS:WIDT 6.000000e-08;"
+               b":SOUR1:FUNC:PULS:TRAN:BOTH 5.000000e-09;:TRIG1:DEL 0.000000e+00;"
+               b":SOUR1:VOLT:LOW 0.000000;:SOUR1:VOLT:HIGH 1.500000;:SYST:ERR?")  # fmt: skip
+    with proto([(message, OK)]) as pg:
+        pg.channel(1).configure_pulse(**SHAPE, present=(50e-9, 2.0))
+
+
 def test_edges_below_the_33500b_minimum_get_the_minimum() -> None:
     with proto(configure_pairs(edge_s=8.4e-9), Keysight33500B) as pg:
         pg.channel(1).configure_pulse(**SHAPE)
