@@ -79,17 +79,26 @@ def _measure(connected, bench, protocol: str, out: Path, cells: str, settings: d
     return sim.transactions - n0, sim.clock.now_s - t0, time.perf_counter() - w0
 
 
-def endurance() -> list[dict]:
+#: the lab stations (with --sim, on the 130 nm chip) whose endurance cost is reported besides
+#: `sim`, at GPIB only: (station, suffix)
+ENDURANCE_STATIONS = [("lab-2636b-81160-707b", "_2636b"), ("lab-b2902-33600-707b", "_b2902"),
+                      ("lab-2450-81160-707b", "_lab2450")]  # fmt: skip
+
+
+def endurance(station: str = "sim", suffix: str = "") -> list[dict]:
+    """A 1e5-pulse endurance run on one cell of `station`: transactions per pulse, and bench
+    time at each bus latency (`sim`; GPIB only for a lab station) against the physics floor."""
     from reramlab.protocols import endurance as proto  # noqa: F401 - importable or KeyError
 
     p = proto.Params()
     settings = {"n_cycles": str(ENDURANCE_PAIRS)}
+    buses = LATENCY_S if station == "sim" else {"gpib": LATENCY_S["gpib"]}
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        connected, bench = _session(tmp, "0:1,0:1")
+        connected, bench = _session(tmp, "0:1,0:1", station)
         line_hz = _line_frequency_hz(connected, bench)
-        for k, (bus, lat) in enumerate({"ideal": 0.0, **LATENCY_S}.items()):
+        for k, (bus, lat) in enumerate({"ideal": 0.0, **buses}.items()):
             out = tmp / f"e{k}.h5"
             res[bus] = _measure(connected, bench, "endurance", out, "0:1,0:1", settings, lat)
             if bus == "ideal":
@@ -105,17 +114,18 @@ def endurance() -> list[dict]:
     pulses = 2 * pairs + probes
     floor = pairs * pair_period + probes * probe_period + reads * p.nplc / line_hz
     tr, _, wall = res["ideal"]
-    note = (f"{int(pairs)} SET/RESET pairs + {int(probes)} probe pulses, {reads} reads "
-            f"(endurance protocol defaults, n_cycles={ENDURANCE_PAIRS}); floor {floor:.4g} s")  # fmt: skip
+    note = (f"{station}: {int(pairs)} SET/RESET pairs + {int(probes)} probe pulses, {reads} "
+            f"reads (endurance protocol defaults, n_cycles={ENDURANCE_PAIRS}); floor {floor:.4g} s")  # fmt: skip
     out = [
-        {"name": "endurance_transactions_per_pulse", "value": tr / pulses, "unit": "1",
+        {"name": f"endurance_transactions_per_pulse{suffix}", "value": tr / pulses, "unit": "1",
          "note": f"{tr} transactions / {int(pulses)} pulses (target <= 0.01); {note}"},
-        {"name": "endurance_wall_s", "value": wall, "unit": "s", "note": "simulation wall time"},
+        {"name": f"endurance_wall_s{suffix}", "value": wall, "unit": "s",
+         "note": "simulation wall time"},
     ]  # fmt: skip
-    for bus, lat in LATENCY_S.items():
-        out.append({"name": f"endurance_bench_time_ratio_{bus}", "value": res[bus][1] / floor,
-                    "unit": "1", "note": f"bench time at {lat * 1e3:g} ms/transaction / physics "
-                    f"floor (target <= 2); {note}"})  # fmt: skip
+    for bus, lat in buses.items():
+        out.append({"name": f"endurance_bench_time_ratio_{bus}{suffix}", "unit": "1",
+                    "value": res[bus][1] / floor, "note": f"bench time at {lat * 1e3:g} "
+                    f"ms/transaction / physics floor (target <= 2); {note}"})  # fmt: skip
     return out
 
 
@@ -201,6 +211,8 @@ def run() -> list[dict]:
     except ImportError as e:  # the endurance protocol is not there yet
         out.append({"name": "endurance_transactions_per_pulse", "value": float("nan"),
                     "unit": "1", "note": f"not measured: {e}"})  # fmt: skip
+    for station, suffix in ENDURANCE_STATIONS:
+        out += endurance(station, suffix)
     out += program_verify()
     for station, suffix, settings, what in PV_STATIONS:
         out += program_verify(station, suffix, settings, what)
