@@ -14,6 +14,11 @@ compliance, pulse width and pulse count:
   a command beyond them is a violation only if the instrument accepted it (refusing it with an
   error, as the real one does, is correct behaviour).
 
+The recorder also keeps the bench's events (``SimBench.note``); on a station bench the ones in
+``HAZARDS`` (a relay moved while a source on the chip's bit or source lines, or on its own line
+or matrix row, was away from 0 V; two sources at different levels on one line; a pulse output
+on in a free-running mode) are reported, since the bench layer must never cause them.
+
 Pulse-generator levels are checked as the voltage a high-impedance cell sees: the displayed
 level times (R_load + 50)/R_load for the declared load (twice the level for a 50-ohm setting).
 
@@ -137,6 +142,8 @@ class AuditResult:
     station_benches: int = 0
     checked: Counter[str] = field(default_factory=Counter)
     violations: list[Violation] = field(default_factory=list)
+    #: what a station bench's hardware saw that the bench layer must never cause (`HAZARDS`)
+    hazards: list[str] = field(default_factory=list)
 
     def add(self, other: AuditResult) -> None:
         self.commands += other.commands
@@ -145,12 +152,19 @@ class AuditResult:
         self.station_benches += other.station_benches
         self.checked.update(other.checked)
         self.violations.extend(other.violations)
+        self.hazards.extend(other.hazards)
 
     def summary(self) -> str:
         checked = ", ".join(f"{n} {k}" for k, n in sorted(self.checked.items()))
         return (f"{self.commands} commands ({self.distinct} distinct) from {self.benches} simulated "
                 f"benches ({self.station_benches} with station limits); checked {checked or 'none'}; "
-                f"{len(self.violations)} violations")  # fmt: skip
+                f"{len(self.violations)} violations, {len(self.hazards)} hazards")  # fmt: skip
+
+
+#: bench events (`SimBench.note`) that no run on a station bench may cause: a relay moved with
+#: a source on its line away from 0 V, two sources at different levels on one line, a pulse
+#: output on in a free-running mode
+HAZARDS = ("hot-switch", "short", "free-running")
 
 
 # -- recording ---------------------------------------------------------------------------------
@@ -169,6 +183,9 @@ class CommandRecorder:
         self._stream: Path | None = None
         self._streamed_keys = 0
         self._streamed_seq = 0
+        #: (kind, detail) of the bench's events (`SimBench.on_event`)
+        self.events: list[tuple[str, str]] = []
+        self._streamed_events = 0
 
     @property
     def total(self) -> int:
@@ -184,6 +201,10 @@ class CommandRecorder:
         if self._stream is not None and len(self.seq) - self._streamed_seq >= self.FLUSH_EVERY:
             self.flush()
 
+    def event(self, kind: str, detail: str) -> None:
+        """Note a bench event (what the audit reports as a hazard, see `HAZARDS`)."""
+        self.events.append((kind, detail))
+
     def messages(self) -> Iterator[tuple[str, str, bool]]:
         keys = self.keys
         return (keys[i] for i in self.seq)
@@ -195,13 +216,16 @@ class CommandRecorder:
         self._stream.write_text(json.dumps(header) + "\n")
 
     def flush(self) -> None:
-        if self._stream is None or len(self.seq) == self._streamed_seq:
+        if self._stream is None or (len(self.seq) == self._streamed_seq
+                                    and len(self.events) == self._streamed_events):  # fmt: skip
             return
         chunk = {"keys": self.keys[self._streamed_keys :],
-                 "seq": self.seq[self._streamed_seq :].tolist()}  # fmt: skip
+                 "seq": self.seq[self._streamed_seq :].tolist(),
+                 "events": self.events[self._streamed_events :]}  # fmt: skip
         with open(self._stream, "a") as f:
             f.write(json.dumps(chunk) + "\n")
         self._streamed_keys, self._streamed_seq = len(self.keys), len(self.seq)
+        self._streamed_events = len(self.events)
 
     @classmethod
     def load(cls, path: Path) -> CommandRecorder:
@@ -217,6 +241,7 @@ class CommandRecorder:
                 rec._ids[(inst, text, refused)] = len(rec.keys)
                 rec.keys.append((inst, text, refused))
             rec.seq.extend(chunk["seq"])
+            rec.events.extend((kind, detail) for kind, detail in chunk.get("events", ()))
         return rec
 
 
@@ -353,6 +378,9 @@ def audit(recorder: CommandRecorder) -> AuditResult:
         result.violations.append(
             Violation(source, inst, model, text, what, value, limit, refused, n)
         )
+    if recorder.limits:  # a station bench: driven by the bench layer, which must cause none
+        result.hazards += [f"{source}: {kind}: {detail}"
+                           for kind, detail in recorder.events if kind in HAZARDS]  # fmt: skip
     return result
 
 

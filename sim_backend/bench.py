@@ -8,7 +8,7 @@ word, bit and source line (NaN = floating) and hands it to the array model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,8 @@ class SimBench:
     triggers: dict[str, str] = field(default_factory=dict)
     #: name -> simulated instrument (set by the library once they exist)
     instruments: dict[str, Any] = field(default_factory=dict)
+    #: called with every event as it happens (the library hands hazards to the safety audit)
+    on_event: Callable[[BenchEvent], None] | None = None
 
     def __post_init__(self) -> None:
         self._by_column = {v: k for k, v in self.matrix_columns.items()}
@@ -63,9 +65,36 @@ class SimBench:
         self.levels[terminal] = None if v is None else float(v)
 
     def set_closed(self, switch: str, crosspoints: Iterable[tuple[str, int]]) -> None:
-        """Replace the set of closed crosspoints (row letter, global column) of one matrix."""
-        self.closed[switch] = set(crosspoints)
+        """Replace the set of closed crosspoints (row letter, global column) of one matrix. A
+        relay that moves while a source on its own line or matrix row, or on any bit or source
+        line (whose cells it could make or break a current through), is away from 0 V switches
+        hot: noted as a "hot-switch" event (the contacts arc, the line steps)."""
+        new = set(crosspoints)
+        self._note_hot_switches(switch, new ^ self.closed.get(switch, set()))
+        self.closed[switch] = new
         self._connections = None
+
+    def _note_hot_switches(self, switch: str, moved: set[tuple[str, int]]) -> None:
+        if not moved:
+            return
+        connections = self.connections()
+        rows = self.matrix_rows.get(switch, {})
+        on_cells = {t for line, terms in connections.items() if line[:2] in ("BL", "SL")
+                    for t in terms}  # fmt: skip
+        for row, col in sorted(moved):
+            line = self._by_column.get((switch, col))
+            terms = set(connections.get(line, ())) | {rows.get(row)} | on_cells
+            live = sorted(f"{t} at {self.levels[t]:g} V" for t in terms - {None, GROUND}
+                          if self.levels.get(t) not in (None, 0.0))  # fmt: skip
+            if live:
+                detail = f"{switch} row {row} column {col} ({line}) moved with {', '.join(live)}"
+                self.note(BenchEvent(self.clock.now_s, "hot-switch", detail))
+
+    def note(self, event: BenchEvent) -> None:
+        """Record an event (and tell `on_event`)."""
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
 
     def dwell(self, duration_s: float) -> None:
         """Hold the present DC bias on the chip for `duration_s` and advance the clock."""
@@ -165,7 +194,7 @@ class SimBench:
             if not levels:
                 continue
             if max(levels) - min(levels) > 1e-9:
-                self.events.append(
+                self.note(
                     BenchEvent(self.clock.now_s, "short", f"{line} driven by {sorted(terms)}")
                 )
             v[line[:2]][int(line[2:])] = levels[0]

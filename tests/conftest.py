@@ -3,7 +3,10 @@
 Also the suite-wide safety audit: every command any simulated instrument receives during the
 whole session (in this process, and in the CLI subprocesses tests start, through
 ``RERAMSIM_RECORD_DIR``) is recorded and, at the end, checked against the limits of the station
-it came from (``reramlab.sim_backend.audit``). A violation fails the session.
+it came from (``reramlab.sim_backend.audit``), and every hazard a station bench's simulated
+hardware saw (a relay moved under a live source, a short, a free-running output) is listed. A
+violation or a hazard fails the session (a test that provokes one on purpose acknowledges it:
+``ReramSimLibrary.acknowledge``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ def command_audit():
         listed = "\n".join(f"  {v}" for v in result.violations[:50])
         pytest.fail(f"safety audit: {len(result.violations)} commands beyond limits reached a "
                     f"simulated instrument:\n{listed}", pytrace=False)  # fmt: skip
+    if result.hazards:
+        listed = "\n".join(f"  {h}" for h in result.hazards[:50])
+        pytest.fail(f"safety audit: {len(result.hazards)} hazards on simulated station benches "
+                    f"(hot switching, shorts, free-running outputs):\n{listed}", pytrace=False)  # fmt: skip
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

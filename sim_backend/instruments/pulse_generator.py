@@ -264,7 +264,7 @@ class PulseGeneratorSim(ScpiInstrument):
         c = self._chan(call)
         c.output = call.boolean()
         if c.output and self.free_running(c):
-            self.bench.events.append(BenchEvent(self.bench.clock.now_s, "free-running",
+            self.bench.note(BenchEvent(self.bench.clock.now_s, "free-running",
                                                 f"{self.terminal(call.suffix())} output on in continuous mode"))  # fmt: skip
         self._apply(call.suffix())
 

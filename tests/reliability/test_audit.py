@@ -130,3 +130,40 @@ def test_a_bench_that_bypasses_the_limits_is_caught(tmp_path, monkeypatch) -> No
     v = found[0]
     assert v.instrument == "smu" and v.value == 4.8 and v.limit == 4.5 and not v.refused
     assert "station bypass" in str(v) and "|V| on smu.1 = 4.8 beyond 4.5" in str(v)
+
+
+def test_hazards_on_a_station_bench_are_caught_and_streamed(tmp_path) -> None:
+    """Bench events that the bench layer must never cause count on a station bench, travel
+    between processes, and do not count on a bench a test wires by hand."""
+    rec = CommandRecorder("b.yaml", LIMITS, MODELS)
+    rec.stream_to(tmp_path / "r.jsonl")
+    rec.event("hot-switch", "sw row H column 1 (BL0) moved with smu.1 at 0.2 V")
+    rec.event("retention-wait", "not a hazard")
+    rec.flush()
+    back = CommandRecorder.load(tmp_path / "r.jsonl")
+    assert audit(back).hazards == [
+        "b.yaml (station test): hot-switch: sw row H column 1 (BL0) moved with smu.1 at 0.2 V"
+    ]
+    by_hand = CommandRecorder("b.yaml", None, MODELS)
+    by_hand.event("short", "BL0 driven by ['gnd', 'smu.1']")
+    assert audit(by_hand).hazards == []
+
+
+def test_a_bench_that_switches_hot_is_caught(tmp_path, monkeypatch) -> None:
+    """End to end: a relay moved under a live source, around the bench's routing rules."""
+    local: list[CommandRecorder] = []
+    monkeypatch.setattr(ReramSimLibrary, "recorders", local)  # kept out of the session audit
+    path = write_station(tmp_path, name="hot")
+    _, connected, bench = open_bench(load_station(path), sim=True, sim_dir=tmp_path)
+    bench.prepare_dc(i_compliance_a=1e-3)
+    bench.read((0, 0), 0.2, 1.2)  # routed; the drive holds 0.2 V (no hint: a DC bias)
+    connected.instruments["sw_sl"].open_all()  # the SL's ground relay opens under it
+    bench.safe()
+    connected.close()
+    (rec,) = local
+    hazards = audit(rec).hazards  # the SL's two crosspoints (ground, SL pulse channel)
+    assert [h.split(": ", 1)[1] for h in hazards] == [
+        "hot-switch: sw_sl row D column 1 (SL0) moved with smu.1 at 0.2 V",
+        "hot-switch: sw_sl row H column 1 (SL0) moved with smu.1 at 0.2 V",
+    ]
+    assert all("(station hot)" in h for h in hazards)

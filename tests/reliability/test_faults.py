@@ -210,6 +210,10 @@ def test_an_instrument_that_stays_gone_is_cut_off_from_the_chip(bench, tmp_path)
     assert lib.instruments["smu_gate"].output  # unreachable: still on ...
     v_bl, v_sl, v_wl = lib.bench.line_voltages()  # ... but every matrix opened: the chip floats
     assert all(v != v for v in (*v_bl, *v_sl, *v_wl))
+    # opening its relay live was the only way left to cut the gate off: the one hot switch
+    assert lib.acknowledge("hot-switch") == [
+        "sw_wl row B column 1 (WL0) moved with smu_gate.1 at 1.2 V"
+    ]
     lib.faults.reconnect("smu_gate")
     assert bench.safe() == []
     assert_bench_safe(lib)

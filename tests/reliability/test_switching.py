@@ -18,28 +18,10 @@ from reramlab.stations.loader import load_station
 FORM = {"v_form": "4.0"}
 
 
-def watch_relays(lib) -> list[str]:
-    """Record every crosspoint that opens or closes while a terminal on its line (or its own
-    matrix row) is above 0 V: the list fills as the simulated matrices move."""
-    sim = lib.bench
-    hot: list[str] = []
-    set_closed = sim.set_closed
-
-    def checked(switch, crosspoints) -> None:
-        new = set(crosspoints)
-        old = set(sim.closed.get(switch, set()))
-        connections = sim.connections()
-        for row, col in new ^ old:
-            line = sim._by_column.get((switch, col))
-            terms = set(connections.get(line, ())) | {sim.matrix_rows.get(switch, {}).get(row)}
-            for term in terms - {None, "gnd"}:
-                level = sim.levels.get(term)
-                if level not in (None, 0.0):
-                    hot.append(f"{switch} {row}{col} ({line}) moved with {term} at {level} V")
-        set_closed(switch, new)
-
-    sim.set_closed = checked
-    return hot
+def hot_switches(lib) -> list[str]:
+    """Every relay move the simulated bench saw with a source on its line (or its matrix row)
+    away from 0 V (`SimBench` notes them as "hot-switch" events)."""
+    return [e.detail for e in lib.bench.events if e.kind == "hot-switch"]
 
 
 def iteration_costs(bench, lib) -> dict[int, list[int]]:
@@ -69,12 +51,11 @@ def test_program_verify_switches_nothing_hot_and_costs_2_or_6_messages(bench, tm
     ground crosspoint (open, close: one chunk each) and the gate up and back (RESET gate
     3.3 V, read gate 1.2 V). A wrong guess of the next polarity costs one message more."""
     lib = bench.station.simulator
-    hot = watch_relays(lib)
     costs = iteration_costs(bench, lib)
     result = execute("program-verify", out=tmp_path / "pv.h5", cells="0:2,0:3", bench=bench,
                      settings={**FORM, "n_levels": "6"})  # fmt: skip
     assert result.status == "completed", result.error
-    assert hot == []
+    assert hot_switches(lib) == []
     assert not [e for e in lib.bench.events if e.kind == "short"]
     assert len(costs[1]) > 3 and len(costs[-1]) > 3, costs
     assert min(costs[1]) == 2 and statistics.median(costs[1]) == 2, costs[1]
@@ -102,12 +83,11 @@ def test_a_gate_on_the_drives_instrument_rides_in_the_read(tmp_path, station) ->
     try:
         lib = connected.simulator
         lib.bench.command_log = []
-        hot = watch_relays(lib)
         costs = iteration_costs(bench, lib)
         result = execute("program-verify", out=tmp_path / "pv.h5", cells="0:2,0:3", bench=bench,
                          settings={**FORM, "n_levels": "6", "loop": "host"})  # fmt: skip
         assert result.status == "completed", result.error
-        assert hot == [] and not [e for e in lib.bench.events if e.kind == "short"]
+        assert hot_switches(lib) == [] and not [e for e in lib.bench.events if e.kind == "short"]
         assert len(costs[1]) > 3 and len(costs[-1]) > 3, costs
         assert min(costs[1]) == 2 and statistics.median(costs[1]) == 2, costs[1]
         assert min(costs[-1]) == 4 and statistics.median(costs[-1]) <= 5, costs[-1]
@@ -122,7 +102,6 @@ def test_a_column_change_in_a_row_keeps_the_gate(bench) -> None:
     """Only BL relays move between two cells of a row: the drive is at 0 V, the gate (whose WL
     relay stays) keeps its level; a row change zeroes the gate first."""
     lib = bench.station.simulator
-    hot = watch_relays(lib)
     bench.prepare_dc(i_compliance_a=1e-3)
     bench.read((0, 0), 0.2, 1.2, then=1.0)
     since = len(lib.bench.command_log)
@@ -133,12 +112,11 @@ def test_a_column_change_in_a_row_keeps_the_gate(bench) -> None:
     bench.read((1, 1), 0.2, 1.2, then=1.0)
     assert messages(lib, "smu_gate", since) == [":SOUR:VOLT:LEV 0;:SYST:ERR?",
                                                  ":SOUR:VOLT:LEV 1.2;:SYST:ERR?"]  # fmt: skip
-    assert hot == []
+    assert hot_switches(lib) == []
 
 
 def test_endurance_checkpoint_switches_nothing_hot(bench, tmp_path) -> None:
     lib = bench.station.simulator
-    hot = watch_relays(lib)
     execute("forming", out=tmp_path / "f.h5", cells="0,0", bench=bench,
             settings={"v_start": "2.8", "v_step": "0.05"})  # fmt: skip
     marks: list[int] = []
@@ -148,7 +126,7 @@ def test_endurance_checkpoint_switches_nothing_hot(bench, tmp_path) -> None:
                      settings={"n_cycles": "1000", "checkpoints_per_decade": "1",
                                "stop_retained": "0"})  # fmt: skip
     assert result.status == "completed", result.error
-    assert hot == []
+    assert hot_switches(lib) == []
     assert not [e for e in lib.bench.events if e.kind == "short"]
     # pair bursts at 1, 10, 100 and 1000 pairs; between two of them one checkpoint (pair burst,
     # SET probe, read, RESET probe, read): pairs 3

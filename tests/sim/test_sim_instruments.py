@@ -93,7 +93,9 @@ def test_wiring_reaches_the_chip_and_the_clock_advances(sim_rm) -> None:
     assert not lib.bench.events
     sw.write('channel.close("1H01")')  # gnd -> BL0 as well: a short the bench reports
     lib.bench.line_voltages()
-    assert [e.kind for e in lib.bench.events] == ["short"]
+    # the relay closed onto a line the SMU held at 0.2 V (hot), then shorted it to ground
+    assert [e.kind for e in lib.bench.events] == ["hot-switch", "short"]
+    assert lib.acknowledge("hot-switch") == ["sw row H column 1 (BL0) moved with smu.1 at 0.2 V"]
     t0 = lib.clock.now_s
     smu.query(":MEAS:CURR?")
     assert lib.clock.now_s - t0 >= 1 / 60  # one power-line cycle of aperture
