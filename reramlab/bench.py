@@ -12,9 +12,11 @@ grounded; negative = RESET direction, applied as +|V| on the SL with the BL grou
 
 Bus economy (one VISA message per instrument per step, every check in the message it checks):
 a `read` told what comes next (`then`) is one message to the drive that starts and ends at 0 V
-and leaves the drive as that pulse needs it; a pulse is one message to the generator (set-up if
-it changed, outputs on, trigger, outputs off, error query); a matrix move is one chunk with its
-error count; the gate keeps its level while only BL/SL relays move. Nothing is checked later
+and leaves the drive as that pulse needs it (and, where the gate is a channel of the drive's
+instrument, carries the gate's read level and the next pulse's, `then_vg`); a pulse is one
+message to the generator (set-up if it changed, outputs on, trigger, outputs off, error query),
+and drive and gate changes before it are one message where they share an instrument; a matrix
+move is one chunk with its error count; the gate keeps its level while only BL/SL relays move. Nothing is checked later
 than in its own message, except that a changed pulse set-up is checked at the end of the
 message that also fires it (see `_setup_and_fire` for why that stays within the limits).
 
