@@ -136,12 +136,17 @@ def make_params(module: types.ModuleType, overrides: dict[str, str] | None = Non
 
 
 def describe(module: types.ModuleType) -> list[dict[str, Any]]:
-    """Parameters of a protocol with units, defaults and help (for `reramlab protocols`)."""
+    """Parameters of a protocol with units, defaults and help (for `reramlab protocols`).
+
+    A protocol whose Params take parameters that only a step of it uses names them in
+    `STEP_PARAMS` = (names, the step): their help starts with the step."""
+    stepped, step = getattr(module, "STEP_PARAMS", (frozenset(), ""))
     out = []
     for f in dataclasses.fields(module.Params):
+        text = f.metadata.get("help", "")
         out.append({"name": f.name, "default": f.default, "unit": f.metadata.get("unit", ""),
-                    "help": f.metadata.get("help", ""), "min": f.metadata.get("lo"),
-                    "max": f.metadata.get("hi")})  # fmt: skip
+                    "help": f"[{step}] {text}" if f.name in stepped else text,
+                    "min": f.metadata.get("lo"), "max": f.metadata.get("hi")})  # fmt: skip
     return out
 
 

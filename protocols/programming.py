@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -188,6 +188,12 @@ def check_programming(p: ProgramParams, bench: Bench) -> None:
             "(wiring.tsplink) and the pulse generator's trigger input on one of its digital I/O "
             "lines (wiring.triggers)); use loop = host or auto"
         )
+
+
+#: the ProgramParams that set reads (verify reads, and the reads of `read` and `retention`)
+READ_SETTINGS = frozenset({"v_read", "vg", "nplc", "i_compliance_a"})
+#: the ProgramParams that only the programming step uses (`read`/`retention` with `program`)
+PROGRAM_STEP_ONLY = frozenset(f.name for f in fields(ProgramParams)) - READ_SETTINGS
 
 
 def onboard_runner(bench: Bench, p: ProgramParams) -> Onboard | None:

@@ -32,6 +32,8 @@ from .base import Cell, Progress, ProtocolRun, param
 
 NAME = "read"
 TITLE = "Read: repeated reads per cell (conductance map, read noise), optionally after P&V"
+#: the program-verify settings that only its optional programming step uses
+STEP_PARAMS = (prog.PROGRAM_STEP_ONLY, "program step, with program")
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from .base import Cell, Progress, ProtocolRun, param
 
 NAME = "retention"
 TITLE = "Retention: drift of programmed cells at log-spaced times (1 s ... 10 years)"
+#: the program-verify settings that only its optional programming step uses
+STEP_PARAMS = (prog.PROGRAM_STEP_ONLY, "program step, with program")
 
 YEAR_S = 365.25 * 86400.0
 

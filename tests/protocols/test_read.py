@@ -109,3 +109,17 @@ def test_runs_on_a_lab_station_with_sim(tmp_path) -> None:
         assert all(len(i.errors) == 0 for i in connected.simulator.instruments.values())
     finally:
         connected.close()
+
+
+def test_the_listing_marks_what_only_the_programming_step_uses() -> None:
+    """`reramlab protocols`: read and retention take the program-verify settings; those that
+    only their optional programming step uses say so, the read settings they share do not."""
+    from reramlab.protocols import program_verify, read, retention
+    from reramlab.protocols.base import describe
+
+    for module in (read, retention):
+        helps = {p["name"]: p["help"] for p in describe(module)}
+        assert helps["width_s"].startswith("[program step, with program] ")
+        assert helps["acceptance"].startswith("[program step, with program] ")
+        assert not helps["v_read"].startswith("[") and not helps["nplc"].startswith("[")
+    assert not any(p["help"].startswith("[") for p in describe(program_verify))
