@@ -151,11 +151,7 @@ class Keithley2636BChannel(SourceMeterChannel, Channel):
         smu = self.insert_id("smu{ch}")
         off = "" if hold else f" {smu}.source.output = 0"
         before = after = ""
-        if gate is not None:
-            if gate.channel.parent is not self.parent:
-                raise ValueError(
-                    f"{self.parent.name}: gate {gate.channel!r} is not one of its SMUs"
-                )
+        if self.own_gate(gate) is not None:
             g = gate.channel.insert_id("smu{ch}")
             before = f"{g}.source.levelv = {strict_range(gate.read_v, V_LEVEL_RANGE):g} "
             after = f" {g}.source.levelv = {strict_range(gate.after_v, V_LEVEL_RANGE):g}"

@@ -192,10 +192,7 @@ class KeysightB2902Channel(SourceMeterChannel, Channel):
         ... ``:SOUR2:VOLT vg_next;``). Returns A; raises `InstrumentError` if the B2902 queued
         an error (the rest of the queue is read out with it), `ValueError` if the reply holds
         no reading or `gate` is not a channel of this B2902."""
-        if gate is not None and gate.channel.parent is not self.parent:
-            raise ValueError(
-                f"{self.parent.name}: gate {gate.channel!r} is not one of its channels"
-            )
+        self.own_gate(gate)
         with self.parent.batch():
             if gate is not None:
                 gate.channel.source_level_v = gate.read_v

@@ -111,6 +111,15 @@ class SourceMeterChannel:
         """One current reading in A at the present level."""
         return float(self.current_a)
 
+    def own_gate(self, gate: Any) -> Any:
+        """`gate` (a `GateLevels` for `read_at`, or None) if its channel is another channel of
+        this instrument; ValueError otherwise (its levels could not ride in this message)."""
+        if gate is not None and gate.channel.parent is not self.parent:
+            raise ValueError(
+                f"{self.parent.name}: gate {gate.channel!r} is not one of its channels"
+            )
+        return gate
+
     def sweep_timeout_s(self, n_points: int, delay_s: float) -> float:
         """A VISA timeout that a sweep of `n_points` cannot outlast (50 Hz worst case)."""
         return 2 * n_points * (delay_s + self._nplc / 50.0 + 2e-3) + 5.0

@@ -153,8 +153,9 @@ def protocols_cmd(as_json: bool, station: str | None) -> None:
     for name in PROTOCOL_MODULES:
         module = get_protocol(name)
         parameters = describe(module)
-        if st is not None and st.protocol_defaults(name):  # the station's, as the run uses them
-            params = make_params(module, st.protocol_defaults(name))
+        defaults = {} if st is None else st.protocol_defaults(name)
+        if defaults:  # the station's, as a run there uses them
+            params = make_params(module, defaults)
             for p in parameters:
                 p["default"] = getattr(params, p["name"])
         data[name] = {"title": module.TITLE, "parameters": parameters}

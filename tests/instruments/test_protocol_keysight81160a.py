@@ -28,6 +28,11 @@ def test_channel_rejects_unknown_numbers(number) -> None:
 
 
 # -- channel properties -------------------------------------------------------------------------
+#: the 300 ns pulse of the configure transcripts (0.6 -> 1.5 V, unequal edges, 10 ns delay)
+SHAPE_300NS = dict(v_high=1.5, v_low=0.6, width_s=300e-9, period_s=1e-6, rise_s=2.5e-9,
+                   fall_s=4e-9, delay_s=10e-9)  # fmt: skip
+
+
 @pytest.mark.parametrize("ch", CHANNELS)
 def test_pulse_delay(ch: int) -> None:
     with expected_protocol(
@@ -142,15 +147,7 @@ def test_configure_pulse_orders_pairs_so_they_never_invert(
         f":PULS:TRAN{ch}:TRA 4.000000e-09;:PULS:DEL{ch} 1.000000e-08;{last};:SYST:ERR?"
     )
     with expected_protocol(Keysight81160A, _configure_messages(ch, present, second)) as pg:
-        pg.channel(ch).configure_pulse(
-            v_high=1.5,
-            v_low=0.6,
-            width_s=300e-9,
-            period_s=1e-6,
-            rise_s=2.5e-9,
-            fall_s=4e-9,
-            delay_s=10e-9,
-        )
+        pg.channel(ch).configure_pulse(**SHAPE_300NS)
 
 
 @pytest.mark.parametrize("ch", CHANNELS)
@@ -173,16 +170,7 @@ def test_configure_pulse_with_a_known_present_state_is_one_message(
         f"{last};:SYST:ERR?"
     )
     with expected_protocol(Keysight81160A, [(message, NO_ERROR)]) as pg:
-        pg.channel(ch).configure_pulse(
-            v_high=1.5,
-            v_low=0.6,
-            width_s=300e-9,
-            period_s=1e-6,
-            rise_s=2.5e-9,
-            fall_s=4e-9,
-            delay_s=10e-9,
-            present=present,
-        )
+        pg.channel(ch).configure_pulse(**SHAPE_300NS, present=present)
 
 
 @pytest.mark.parametrize(
